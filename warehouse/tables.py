@@ -1,0 +1,261 @@
+"""The schema of every tier and ops table, in one place, and the idempotent ``init``.
+
+Schemas only grow: ``init`` adds columns that a newer release defines to tables an
+older one created (Iceberg schema evolution), and never rewrites history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
+
+TS = pa.timestamp("us", tz="UTC")
+
+
+def _req(name: str, typ: pa.DataType) -> pa.Field:
+    return pa.field(name, typ, nullable=False)
+
+
+def _opt(name: str, typ: pa.DataType) -> pa.Field:
+    return pa.field(name, typ, nullable=True)
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """One table: its namespace-qualified name, Arrow schema, identity partition columns and purpose."""
+
+    name: str
+    schema: pa.Schema
+    partition_by: tuple[str, ...]
+    doc: str
+
+    @property
+    def namespace(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+_LINEAGE = [_req("doc_id", pa.string()), _req("source", pa.string()), _opt("uri", pa.string())]
+
+L0_RAW = TableDef(
+    "tiers.l0_raw",
+    pa.schema(
+        [
+            *_LINEAGE,
+            _opt("source_id", pa.string()),
+            _req("content_type", pa.string()),
+            _req("content", pa.large_string()),
+            _req("content_bytes", pa.int64()),
+            _req("ingested_at", TS),
+            _req("ingest_batch", pa.string()),
+            _opt("extra", pa.string()),
+        ]
+    ),
+    ("source",),
+    "Everything acquired, as read, with provenance; doc_id is the xxh3-128 of the content.",
+)
+
+L1_CLEAN = TableDef(
+    "tiers.l1_clean",
+    pa.schema(
+        [
+            *_LINEAGE,
+            _req("content_hash", pa.string()),
+            _req("text", pa.large_string()),
+            _opt("title", pa.string()),
+            _opt("language", pa.string()),
+            _opt("language_score", pa.float64()),
+            _opt("n_chars", pa.int64()),
+            _opt("n_words", pa.int64()),
+            _opt("kept", pa.bool_()),
+            _opt("reject_reasons", pa.list_(pa.string())),
+            _opt("dup_cluster", pa.string()),
+        ]
+    ),
+    ("source",),
+    "Extracted text with language, heuristic-rule verdicts and dedup clusters.",
+)
+
+L2_SELECTED = TableDef(
+    "tiers.l2_selected",
+    pa.schema(
+        [
+            *_LINEAGE,
+            _req("content_hash", pa.string()),
+            _req("text", pa.large_string()),
+            _opt("language", pa.string()),
+            _opt("quality_score", pa.float64()),
+            _opt("edu_score", pa.float64()),
+            _opt("domain", pa.string()),
+        ]
+    ),
+    ("source",),
+    "Documents selected by SQL thresholds on model scores.",
+)
+
+L3_REFINED = TableDef(
+    "tiers.l3_refined",
+    pa.schema(
+        [
+            *_LINEAGE,
+            _req("content_hash", pa.string()),
+            _opt("text_before", pa.large_string()),
+            _req("text", pa.large_string()),
+            _opt("editor", pa.string()),
+            _opt("model", pa.string()),
+            _opt("prompt_version", pa.string()),
+            _opt("edit_ratio", pa.float64()),
+        ]
+    ),
+    ("source",),
+    "LLM-edited text with the before and after kept.",
+)
+
+L4_KNOWLEDGE = TableDef(
+    "tiers.l4_knowledge",
+    pa.schema(
+        [
+            _req("qa_id", pa.string()),
+            *_LINEAGE,
+            _req("question", pa.string()),
+            _req("answer", pa.string()),
+            _opt("evidence", pa.string()),
+            _opt("generator", pa.string()),
+            _opt("verifier", pa.string()),
+            _opt("verdict", pa.string()),
+            _opt("confidence", pa.float64()),
+        ]
+    ),
+    (),
+    "Verified question-answer pairs and facts, each with its evidence in the source.",
+)
+
+QUARANTINE = TableDef(
+    "ops.quarantine",
+    pa.schema(
+        [
+            _req("quarantined_at", TS),
+            _req("ingest_batch", pa.string()),
+            _req("source", pa.string()),
+            _req("file", pa.string()),
+            _req("location", pa.string()),
+            _req("reason", pa.string()),
+            _req("message", pa.string()),
+            _req("raw", pa.large_binary()),
+            _req("raw_sha256", pa.string()),
+            _req("raw_length", pa.int64()),
+            _req("raw_complete", pa.bool_()),
+        ]
+    ),
+    ("reason",),
+    "Every rejected input with its file, place, reason and raw bytes: nothing is lost.",
+)
+
+SCORES = TableDef(
+    "ops.scores",
+    pa.schema(
+        [
+            _req("content_hash", pa.string()),
+            _req("scorer", pa.string()),
+            _req("model", pa.string()),
+            _req("prompt_version", pa.string()),
+            _opt("score", pa.float64()),
+            _opt("label", pa.string()),
+            _opt("raw", pa.string()),
+            _req("status", pa.string()),
+            _opt("error", pa.string()),
+            _req("scored_at", TS),
+        ]
+    ),
+    ("scorer",),
+    "Each (content_hash, scorer, model, prompt_version) is scored once, ever.",
+)
+
+BUILDS = TableDef(
+    "ops.builds",
+    pa.schema(
+        [
+            _req("build_id", pa.int64()),
+            _req("started_at", TS),
+            _opt("ended_at", TS),
+            _req("status", pa.string()),
+            _opt("vars", pa.string()),
+            _opt("git_rev", pa.string()),
+            _opt("models", pa.string()),
+        ]
+    ),
+    (),
+    "One row per build: snapshots published, vars, gate results.",
+)
+
+EXPORTS = TableDef(
+    "ops.exports",
+    pa.schema(
+        [
+            _req("export_id", pa.string()),
+            _req("stage", pa.string()),
+            _opt("as_of", pa.string()),
+            _req("created_at", TS),
+            _req("path", pa.string()),
+            _opt("manifest", pa.string()),
+        ]
+    ),
+    (),
+    "Training-stage datasets written out, with their manifests.",
+)
+
+ALL_TABLES: tuple[TableDef, ...] = (
+    L0_RAW,
+    L1_CLEAN,
+    L2_SELECTED,
+    L3_REFINED,
+    L4_KNOWLEDGE,
+    QUARANTINE,
+    SCORES,
+    BUILDS,
+    EXPORTS,
+)
+BY_NAME = {t.name: t for t in ALL_TABLES}
+
+
+def resolve_name(name: str) -> TableDef:
+    """Accept ``tiers.l0_raw`` or the bare ``l0_raw``; fail with the list of known tables."""
+    if name in BY_NAME:
+        return BY_NAME[name]
+    matches = [t for t in ALL_TABLES if t.name.split(".", 1)[1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(BY_NAME)
+    raise KeyError(f"unknown table {name!r}; known tables: {known}")
+
+
+def ensure_table(catalog: Catalog, tdef: TableDef) -> Table:
+    """Create the table if missing, or add any columns the definition has gained."""
+    catalog.create_namespace_if_not_exists(tdef.namespace)
+    if not catalog.table_exists(tdef.name):
+        from pyiceberg.exceptions import TableAlreadyExistsError
+
+        try:
+            table = catalog.create_table(tdef.name, schema=tdef.schema)
+        except TableAlreadyExistsError:  # a concurrent init won the race
+            return catalog.load_table(tdef.name)
+        if tdef.partition_by:
+            with table.update_spec() as spec:
+                for column in tdef.partition_by:
+                    spec.add_identity(column)
+        return table
+    table = catalog.load_table(tdef.name)
+    existing = {f.name for f in table.schema().fields}
+    if any(f.name not in existing for f in tdef.schema):
+        with table.update_schema() as update:
+            update.union_by_name(tdef.schema)
+    return table
+
+
+def init_warehouse(catalog: Catalog) -> list[str]:
+    """Create every namespace and table that does not exist yet; safe to run any number of times."""
+    for tdef in ALL_TABLES:
+        ensure_table(catalog, tdef)
+    return [t.name for t in ALL_TABLES]
