@@ -31,6 +31,7 @@ class TableDef:
     schema: pa.Schema
     partition_by: tuple[str, ...]
     doc: str
+    properties: tuple[tuple[str, str], ...] = ()
 
     @property
     def namespace(self) -> str:
@@ -55,6 +56,9 @@ L0_RAW = TableDef(
     ),
     ("source",),
     "Everything acquired, as read, with provenance; doc_id is the xxh3-128 of the content.",
+    # The ingest writer retries conflicts itself, after dropping what a concurrent writer
+    # already stored; pyiceberg's built-in retry would re-apply the append blindly.
+    (("commit.retry.num-retries", "0"),),
 )
 
 L1_CLEAN = TableDef(
@@ -238,7 +242,7 @@ def ensure_table(catalog: Catalog, tdef: TableDef) -> Table:
         from pyiceberg.exceptions import TableAlreadyExistsError
 
         try:
-            table = catalog.create_table(tdef.name, schema=tdef.schema)
+            table = catalog.create_table(tdef.name, schema=tdef.schema, properties=dict(tdef.properties))
         except TableAlreadyExistsError:  # a concurrent init won the race
             return catalog.load_table(tdef.name)
         if tdef.partition_by:
@@ -251,6 +255,9 @@ def ensure_table(catalog: Catalog, tdef: TableDef) -> Table:
     if any(f.name not in existing for f in tdef.schema):
         with table.update_schema() as update:
             update.union_by_name(tdef.schema)
+    if any(table.properties.get(k) != v for k, v in tdef.properties):
+        with table.transaction() as tx:
+            tx.set_properties(dict(tdef.properties))
     return table
 
 
