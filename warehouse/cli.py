@@ -10,7 +10,7 @@ import click
 import duckdb
 import orjson
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from warehouse.catalog import open_catalog
 from warehouse.config import Settings, load_settings
@@ -19,7 +19,8 @@ from warehouse.ingest import FORMATS, IngestSummary, ingest
 from warehouse.query import connect
 from warehouse.tables import ALL_TABLES, init_warehouse
 
-out = Console()
+# Piped output is not squeezed into 80 columns; a terminal's own width is used as is.
+out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 INGEST_EXIT_CODES = """\b
@@ -182,7 +183,16 @@ def history_cmd(ctx: click.Context, table: str, as_json: bool) -> None:
     if as_json:
         click.echo(orjson.dumps([r.__dict__ for r in rows], option=orjson.OPT_INDENT_2).decode())
         return
-    view = Table("snapshot_id", "committed_at (UTC)", "operation", "added", "removed", "total", "tags", "batch")
+    view = Table(
+        Column("snapshot_id", no_wrap=True, min_width=19),
+        Column("committed_at (UTC)", no_wrap=True),
+        "operation",
+        "added",
+        "removed",
+        "total",
+        "tags",
+        Column("batch", no_wrap=True),
+    )
     for r in rows:
         view.add_row(
             str(r.snapshot_id),

@@ -15,8 +15,8 @@ from pathlib import Path
 
 DEFAULT_HOME = "lake"
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
-DEFAULT_COMMIT_BYTES = 64 * 1024 * 1024
-DEFAULT_COMMIT_ROWS = 200_000
+DEFAULT_COMMIT_BYTES = 32 * 1024 * 1024
+DEFAULT_COMMIT_ROWS = 100_000
 
 
 def _env_int(name: str, default: int) -> int:
