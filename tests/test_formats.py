@@ -16,9 +16,9 @@ from conftest import query
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from udfs.identity import normalise_text
 from warehouse.ingest import ingest
 from warehouse.ingest.readers import detect_format
-from warehouse.ingest.records import normalise_text
 
 
 def sotu_records(sotu_root: Path, n: int = 40) -> list[dict]:

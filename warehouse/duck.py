@@ -30,9 +30,14 @@ def new_connection(database: str = ":memory:", memory_limit: str | None = None) 
     if memory_limit:
         config["memory_limit"] = memory_limit
     con = duckdb.connect(database, config=config)
-    for name in ("avro", "iceberg"):  # iceberg needs avro for manifests
-        con.execute(f"LOAD '{_extension_path(name)}'")
+    load_extensions(con)
     return con
+
+
+def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
+    """Load the packaged avro and iceberg extensions (iceberg reads its manifests with avro)."""
+    for name in ("avro", "iceberg"):
+        con.execute(f"LOAD '{_extension_path(name)}'")
 
 
 def quote_literal(value: str) -> str:

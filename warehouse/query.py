@@ -8,18 +8,22 @@ from pyiceberg.catalog import Catalog
 from warehouse.catalog import open_catalog
 from warehouse.config import Settings, load_settings
 from warehouse.duck import new_connection, quote_literal
-from warehouse.tables import ALL_TABLES, ensure_table
+from warehouse.tables import ALL_TABLES, TableDef, ensure_table
+
+
+def register_table(con: duckdb.DuckDBPyConnection, catalog: Catalog, tdef: TableDef) -> None:
+    """(Re)point the view ``tdef.name`` at the table's current Iceberg metadata (its ``main``)."""
+    table = ensure_table(catalog, tdef)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {tdef.namespace}")
+    con.execute(
+        f"CREATE OR REPLACE VIEW {tdef.name} AS SELECT * FROM iceberg_scan({quote_literal(table.metadata_location)})"
+    )
 
 
 def register_tables(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
-    """(Re)point one view per table at its current Iceberg metadata; reads stream via ``iceberg_scan``."""
+    """One view per table; reads stream through ``iceberg_scan``, nothing is loaded up front."""
     for tdef in ALL_TABLES:
-        table = ensure_table(catalog, tdef)
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {tdef.namespace}")
-        con.execute(
-            f"CREATE OR REPLACE VIEW {tdef.name} AS "
-            f"SELECT * FROM iceberg_scan({quote_literal(table.metadata_location)})"
-        )
+        register_table(con, catalog, tdef)
 
 
 def connect(settings: Settings | None = None, catalog: Catalog | None = None) -> duckdb.DuckDBPyConnection:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
 import xxhash
+
+from udfs.identity import content_hash
 
 
 class Reason(StrEnum):
@@ -51,17 +52,8 @@ class Rejection:
     raw_length: int | None = None  # the full length when ``raw`` holds only a prefix
 
 
-def normalise_text(text: str) -> str:
-    """The form a text's identity is computed on: NFC, Unix newlines, no outer whitespace."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.isascii():
-        text = unicodedata.normalize("NFC", text)
-    return text.strip()
-
-
 def doc_id(doc: Document) -> str:
     """Stable content identity: xxh3-128 hex of the raw bytes (markup) or the normalised text."""
     if doc.hash_bytes is not None:
         return xxhash.xxh3_128_hexdigest(doc.hash_bytes)
-    return xxhash.xxh3_128_hexdigest(normalise_text(doc.content).encode("utf-8"))
+    return content_hash(doc.content)

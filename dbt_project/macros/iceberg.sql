@@ -1,0 +1,90 @@
+{#- Models land in the schema they name (tiers), not dbt's default "<target>_<schema>". -#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+  {{ custom_schema_name if custom_schema_name is not none else target.schema }}
+{%- endmacro %}
+
+{#- The thresholds the gates read: the vars named in dbt_project.yml, in one mapping. -#}
+{% macro tierhouse_gate_vars() -%}
+  {{ return({
+      'min_chars': var('l1_min_chars'),
+      'max_chars': var('l1_max_chars'),
+      'languages': var('l2_languages'),
+      'min_edit_ratio': var('l3_min_edit_ratio'),
+      'min_rows': var('gate_min_rows'),
+      'max_row_drop': var('gate_max_row_drop'),
+  }) }}
+{%- endmacro %}
+
+{#- Every var a build depends on, recorded in ops.builds. -#}
+{% macro tierhouse_build_vars() -%}
+  {{ return({
+      'build_id': var('build_id', none),
+      'l1_min_chars': var('l1_min_chars'), 'l1_max_chars': var('l1_max_chars'),
+      'l1_min_words': var('l1_min_words'), 'l1_min_language_score': var('l1_min_language_score'),
+      'l2_languages': var('l2_languages'), 'l2_min_quality': var('l2_min_quality'),
+      'l3_min_edit_ratio': var('l3_min_edit_ratio'), 'l4_facts_per_doc': var('l4_facts_per_doc'),
+      'gate_min_rows': var('gate_min_rows'), 'gate_max_row_drop': var('gate_max_row_drop'),
+  }) }}
+{%- endmacro %}
+
+{#- The Iceberg tables a model reads: its refs and sources, as schema.name. -#}
+{% macro tierhouse_inputs(model) -%}
+  {%- set names = [] -%}
+  {%- for node_id in model.depends_on.nodes -%}
+    {%- set node = graph.nodes.get(node_id) or graph.sources.get(node_id) -%}
+    {%- do names.append(node.schema ~ '.' ~ (node.alias or node.identifier or node.name)) -%}
+  {%- endfor -%}
+  {{ return(names) }}
+{%- endmacro %}
+
+{#-
+  iceberg: stage the model's result in DuckDB, then write-audit-publish it into the tier's
+  Iceberg table (warehouse/publish.py). config(strategy='incremental' | 'full').
+  When the model's code, vars and every input snapshot equal the last build's, nothing runs:
+  main is tagged for this build and the model is reported as unchanged.
+-#}
+{% materialization iceberg, adapter='duckdb' %}
+  {%- set strategy = config.get('strategy', 'incremental') -%}
+  {%- set target_table = this.schema ~ '.' ~ this.identifier -%}
+  {%- set inputs = tierhouse_inputs(model) -%}
+  {%- set code = local_md5(sql ~ tojson(tierhouse_gate_vars())) -%}
+  {%- set staging = api.Relation.create(database=this.database, schema='tierhouse_staging',
+                                         identifier=this.identifier, type='table') -%}
+  {%- set settings = {'strategy': strategy, 'gate': tierhouse_gate_vars(), 'vars': tierhouse_build_vars(),
+                      'inputs': inputs, 'code': code} -%}
+  {{ run_hooks(pre_hooks) }}
+  {%- set probe -%}
+    select tierhouse_unchanged('{{ target_table }}', '{{ inputs | join(",") }}', '{{ code }}')
+  {%- endset -%}
+  {%- if not flags.FULL_REFRESH and run_query(probe).columns[0].values()[0] -%}
+    {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-skip', settings) %}
+    {% call statement('main') -%} select 'unchanged' as status {%- endcall %}
+  {%- else -%}
+    {% call statement('main') -%}
+      create schema if not exists {{ staging.schema }};
+      create or replace table {{ staging }} as (
+        {{ sql }}
+      )
+    {%- endcall %}
+    {#- the plugin reads the staging table through its own cursor: make it visible first -#}
+    {% do adapter.commit() %}
+    {% do adapter.store_relation('tierhouse', staging, [], target_table, 'iceberg', settings) %}
+    {% call statement('drop_staging') -%}
+      drop table if exists {{ staging }}
+    {%- endcall %}
+  {%- endif -%}
+  {{ run_hooks(post_hooks) }}
+  {{ return({'relations': [this.incorporate(type='view')]}) }}
+{% endmaterialization %}
+
+{#- on-run-end: close the build record with what dbt says happened to each node. -#}
+{% macro tierhouse_end_build(results) %}
+  {% if execute and flags.WHICH in ('build', 'run') %}
+    {% set statuses = {} %}
+    {% for r in results %}
+      {% do statuses.update({r.node.name: r.status | string}) %}
+    {% endfor %}
+    {% do adapter.store_relation('tierhouse', none, [], 'ops.builds', 'tierhouse-build-end',
+          {'statuses': statuses, 'vars': tierhouse_build_vars()}) %}
+  {% endif %}
+{% endmacro %}

@@ -1,0 +1,100 @@
+"""The dbt-duckdb plugin: tier tables as DuckDB views, ``th_*`` UDFs, and write-audit-publish on store.
+
+``profiles.yml`` names it (``module: warehouse.dbt_plugin``, alias ``tierhouse``). The
+``iceberg`` materialization stages a model's result in DuckDB and hands it here through
+``adapter.store_relation``; the ``on-run-end`` hook hands over dbt's statuses to close the build.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+from dbt.adapters.duckdb.utils import TargetConfig
+from dbt_common.exceptions import DbtRuntimeError
+from duckdb import DuckDBPyConnection
+
+from expectations.gate import GateFailed
+from udfs.registry import register as register_udfs
+from warehouse.builds import Build, build_tag, git_revision, next_build_id
+from warehouse.catalog import open_catalog
+from warehouse.config import load_settings
+from warehouse.duck import load_extensions
+from warehouse.fingerprint import is_current
+from warehouse.publish import publish, skip_unchanged
+from warehouse.query import register_table, register_tables
+from warehouse.tables import init_warehouse, resolve_name
+
+#: The build the current dbt invocation belongs to, readable by ``tierhouse build`` in-process.
+CURRENT_BUILD: Build | None = None
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        home = plugin_config.get("home") or os.environ.get("TIERHOUSE_HOME")
+        self.settings = load_settings(home)
+        self.catalog = open_catalog(self.settings)
+        init_warehouse(self.catalog)
+        self.project_dir = Path(plugin_config.get("project_dir") or ".").resolve()
+        self.conn: DuckDBPyConnection | None = None
+
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        load_extensions(conn)
+        register_tables(conn, self.catalog)
+        register_udfs(conn)
+        conn.create_function(
+            "tierhouse_unchanged",
+            lambda table, inputs, code: is_current(self.catalog, table, inputs.split(","), code),
+            ["VARCHAR", "VARCHAR", "VARCHAR"],
+            "BOOLEAN",
+            side_effects=True,
+        )
+        self.conn = conn
+
+    def _build(self, variables: dict[str, Any]) -> Build:
+        global CURRENT_BUILD
+        if CURRENT_BUILD is None:
+            build_id = int(variables.get("build_id") or next_build_id(self.catalog))
+            CURRENT_BUILD = Build(build_id, datetime.now(UTC), variables, git_revision(self.project_dir))
+        return CURRENT_BUILD
+
+    def store(self, target_config: TargetConfig) -> None:
+        config = target_config.config
+        if target_config.location.format == "tierhouse-build-end":
+            self._finish(config)
+            return
+        build = self._build(dict(config["vars"]))
+        tdef = resolve_name(target_config.location.path)
+        tag = build_tag(build.build_id)
+        if target_config.location.format == "tierhouse-skip":
+            build.record(skip_unchanged(self.catalog, tdef, tag))
+            return
+        cursor = self.conn.cursor()
+        try:
+            result = publish(
+                cursor,
+                self.catalog,
+                tdef,
+                str(target_config.relation),
+                strategy=config.get("strategy", "incremental"),
+                tag=tag,
+                gate=dict(config["gate"]),
+                inputs=list(config["inputs"]),
+                code=config["code"],
+            )
+        except GateFailed as failed:
+            build.record(failed.result)
+            raise DbtRuntimeError(str(failed)) from failed
+        finally:
+            cursor.close()
+        build.record(result)
+        register_table(self.conn, self.catalog, tdef)
+
+    def _finish(self, config: dict[str, Any]) -> None:
+        global CURRENT_BUILD
+        build = self._build(dict(config["vars"]))
+        build.finish(self.catalog, dict(config["statuses"]))
+        CURRENT_BUILD = None

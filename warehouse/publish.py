@@ -1,0 +1,209 @@
+"""Write-audit-publish of one tier: diff the model's result against main, write the change to the
+``audit`` branch, gate it with the tier's suite, and only then move ``main``.
+
+A failed gate leaves ``main`` exactly where it was and the audit snapshot readable. An
+unchanged result writes nothing at all. Every build tags the snapshot ``main`` ends on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import AlwaysTrue, In
+from pyiceberg.table import Table
+
+from expectations.gate import ROW_BATCH, CheckResult, GateFailed, validate
+from expectations.suites import row_frame_sql
+from warehouse.duck import quote_literal
+from warehouse.fingerprint import remember
+from warehouse.tables import TableDef, ensure_table
+
+AUDIT = "audit"
+
+
+@dataclass
+class ModelResult:
+    """What a build did to one tier."""
+
+    model: str
+    table: str
+    status: str  # published | unchanged | gate_failed
+    snapshot_id: int | None = None
+    audit_snapshot_id: int | None = None
+    rows_added: int = 0
+    rows_removed: int = 0
+    total_rows: int = 0
+    gate: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def key_column(tdef: TableDef) -> str:
+    """The column that identifies a row of the tier."""
+    return "qa_id" if tdef.name == "tiers.l4_knowledge" else "doc_id"
+
+
+def scan_sql(table: Table, snapshot_id: int | None = None) -> str:
+    """A DuckDB table expression reading ``table`` at a snapshot (main's current one by default)."""
+    meta = quote_literal(table.metadata_location)
+    if snapshot_id is None:
+        return f"iceberg_scan({meta})"
+    return f"iceberg_scan({meta}, snapshot_from_id={snapshot_id})"
+
+
+def _ensure_root(table: Table) -> int:
+    """Tables start with no snapshot and branches need one: commit an empty root snapshot on main."""
+    if table.metadata.current_snapshot_id is None:
+        table.append(table.schema().as_arrow().empty_table(), snapshot_properties={"tierhouse.root": "true"})
+    return table.metadata.current_snapshot_id
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, staging: str, tdef: TableDef) -> list[str]:
+    have = [row[0] for row in con.execute(f"DESCRIBE {staging}").fetchall()]
+    want = tdef.schema.names
+    missing = [c for c in want if c not in have]
+    extra = [c for c in have if c not in want]
+    if missing or extra:
+        raise ValueError(
+            f"model for {tdef.name} must return exactly its columns ({', '.join(want)}); "
+            f"missing: {missing or 'none'}, unexpected: {extra or 'none'} (schemas live in warehouse/tables.py)"
+        )
+    return want
+
+
+def _is_ancestor(table: Table, ancestor: int, snapshot_id: int) -> bool:
+    current = table.snapshot_by_id(snapshot_id)
+    while current is not None:
+        if current.snapshot_id == ancestor:
+            return True
+        current = table.snapshot_by_id(current.parent_snapshot_id) if current.parent_snapshot_id else None
+    return False
+
+
+def _row_batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pd.DataFrame]:
+    reader = con.execute(sql).fetch_record_batch(ROW_BATCH)
+    for batch in reader:
+        yield batch.to_pandas()
+
+
+def table_metrics(
+    con: duckdb.DuckDBPyConnection, table: Table, tdef: TableDef, audit: int, main: int, l0: str
+) -> dict[str, Any]:
+    """Whole-table facts the table suite checks: size, size against main, key uniqueness, lineage."""
+    key = key_column(tdef)
+    rows, distinct = con.execute(f"SELECT count(*), count(DISTINCT {key}) FROM {scan_sql(table, audit)}").fetchone()
+    before = con.execute(f"SELECT count(*) FROM {scan_sql(table, main)}").fetchone()[0]
+    orphans = con.execute(
+        f"SELECT count(*) FROM {scan_sql(table, audit)} t WHERE t.doc_id NOT IN (SELECT doc_id FROM {l0})"
+    ).fetchone()[0]
+    return {
+        "row_count": rows,
+        "previous_row_count": before,
+        "retained_fraction": rows / before if before else 1.0,
+        "duplicate_keys": rows - distinct,
+        "rows_without_l0_parent": orphans,
+    }
+
+
+def skip_unchanged(catalog: Catalog, tdef: TableDef, tag: str) -> ModelResult:
+    """Tag main for a build whose fingerprint says the model's result cannot have changed."""
+    started = time.perf_counter()
+    table = ensure_table(catalog, tdef)
+    main = _ensure_root(table)
+    table.manage_snapshots().create_tag(main, tag).commit()
+    total = int(table.snapshot_by_id(main).summary.additional_properties.get("total-records", 0))
+    tier = tdef.name.split(".", 1)[1]
+    return ModelResult(
+        tier, tdef.name, "skipped_unchanged_inputs", main, total_rows=total, seconds=time.perf_counter() - started
+    )
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    tdef: TableDef,
+    staging: str,
+    *,
+    strategy: str,
+    tag: str,
+    gate: Mapping[str, Any],
+    inputs: list[str] = (),
+    code: str = "",
+    l0_relation: str = "tiers.l0_raw",
+) -> ModelResult:
+    """Write-audit-publish ``staging`` (a DuckDB relation holding the model's result) into ``tdef``.
+
+    ``inputs`` (tables the model reads) and ``code`` (a hash of its SQL and vars) are remembered
+    as the table's fingerprint once main is settled, so an identical next build can skip the model.
+    """
+    started = time.perf_counter()
+    tier = tdef.name.split(".", 1)[1]
+    table = ensure_table(catalog, tdef)
+    main = _ensure_root(table)
+    columns = ", ".join(_check_columns(con, staging, tdef))
+    key = key_column(tdef)
+    current = f"(SELECT {columns} FROM {scan_sql(table, main)})"
+    result = f"(SELECT {columns} FROM {staging})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _added AS {result} EXCEPT {current}")
+    if strategy == "full":
+        removed_keys: list[Any] = []
+        replace_all = con.execute(f"SELECT count(*) FROM ({current} EXCEPT {result})").fetchone()[0] > 0
+        added_count = con.execute("SELECT count(*) FROM _added").fetchone()[0]
+        if replace_all or added_count:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _added AS {result}")
+    elif strategy == "incremental":
+        replace_all = False
+        removed_keys = [r[0] for r in con.execute(f"SELECT {key} FROM ({current} EXCEPT {result})").fetchall()]
+    else:
+        raise ValueError(f"unknown strategy {strategy!r} for {tdef.name}; use 'incremental' or 'full'")
+    added = con.execute("SELECT * FROM _added").fetch_arrow_table()
+    outcome = ModelResult(tier, tdef.name, "unchanged", snapshot_id=main)
+    if added.num_rows == 0 and not removed_keys and not replace_all:
+        table.manage_snapshots().create_tag(main, tag).commit()
+        remember(catalog, table, list(inputs), code)
+        outcome.total_rows = con.execute(f"SELECT count(*) FROM {scan_sql(table, main)}").fetchone()[0]
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    table.manage_snapshots().create_branch(main, AUDIT).commit()
+    with table.transaction() as tx:
+        if replace_all:
+            tx.delete(AlwaysTrue(), branch=AUDIT)
+        elif removed_keys:
+            tx.delete(In(key, removed_keys), branch=AUDIT)
+        if added.num_rows:
+            tx.append(pa.Table.from_batches(added.to_batches(), schema=added.schema).cast(tdef.schema), branch=AUDIT)
+    audit = table.metadata.refs[AUDIT].snapshot_id
+    outcome.audit_snapshot_id = audit
+    outcome.rows_added = added.num_rows
+    outcome.rows_removed = len(removed_keys)
+    if not _is_ancestor(table, main, audit):
+        raise RuntimeError(f"{tdef.name}: audit snapshot {audit} does not descend from main {main}; not publishing")
+
+    metrics = table_metrics(con, table, tdef, audit, main, l0_relation)
+    outcome.total_rows = metrics["row_count"]
+    if replace_all:
+        outcome.rows_removed = metrics["previous_row_count"]
+    checks: list[CheckResult] = validate(tier, _row_batches(con, row_frame_sql(tier, "_added")), metrics, gate)
+    outcome.gate = [asdict(c) for c in checks]
+    failures = [c for c in checks if not c.success]
+    outcome.seconds = time.perf_counter() - started
+    if failures:
+        outcome.status = "gate_failed"
+        error = GateFailed(tdef.name, audit, failures)
+        error.result = outcome
+        raise error
+    table.manage_snapshots().set_current_snapshot(snapshot_id=audit).create_tag(audit, tag).commit()
+    remember(catalog, table, list(inputs), code)
+    outcome.status = "published"
+    outcome.snapshot_id = audit
+    return outcome
