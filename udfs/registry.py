@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -80,9 +81,7 @@ def _vectorised(udf: Udf) -> Callable[..., pa.Array]:
 def register(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create every ``th_*`` function on ``con`` (replacing older registrations); returns their names."""
     for udf in UDFS:
-        try:
+        with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(udf.name)
-        except duckdb.InvalidInputException:
-            pass
         con.create_function(udf.name, _vectorised(udf), list(udf.params), udf.returns, type="arrow", side_effects=False)
     return [u.name for u in UDFS]
