@@ -55,7 +55,12 @@ def _batch_definition():
 _THRESHOLD_KEYS = ("min_value", "max_value", "value_set")
 
 
-def _results(frame: pd.DataFrame, expectations: list) -> list[CheckResult]:
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _results(frame: pd.DataFrame, expectations: list, metrics: Mapping[str, Any] | None = None) -> list[CheckResult]:
+    """Validate ``frame``; with ``metrics`` (a one-row frame of table facts) report each fact's value."""
     import great_expectations as gx
 
     suite = gx.ExpectationSuite(name="gate", expectations=expectations)
@@ -64,13 +69,15 @@ def _results(frame: pd.DataFrame, expectations: list) -> list[CheckResult]:
     for r in outcome.results:
         kwargs = r.expectation_config.kwargs
         seen = r.result.get("observed_value")
-        if seen is None:
+        if metrics is not None and kwargs.get("column") in metrics:
+            seen = _number(metrics[kwargs["column"]])
+        elif seen is None:
             unexpected = r.result.get("unexpected_count", 0)
             sample = r.result.get("partial_unexpected_list", [])[:3]
             seen = f"{unexpected} of {r.result.get('element_count', 0)} rows outside" + (
                 f", e.g. {sample}" if unexpected else ""
             )
-        threshold = ", ".join(f"{k}={kwargs[k]}" for k in _THRESHOLD_KEYS if kwargs.get(k) is not None)
+        threshold = ", ".join(f"{k}={_number(kwargs[k])}" for k in _THRESHOLD_KEYS if kwargs.get(k) is not None)
         checks.append(
             CheckResult(r.expectation_config.type, kwargs.get("column", ""), bool(r.success), str(seen), threshold)
         )
@@ -95,7 +102,7 @@ def validate(
     from expectations.suites import row_expectations, table_expectations
 
     runs = [_results(batch, row_expectations(tier, gate)) for batch in row_batches if len(batch)]
-    runs.append(_results(pd.DataFrame([dict(metrics)]), table_expectations(tier, gate)))
+    runs.append(_results(pd.DataFrame([dict(metrics)]), table_expectations(tier, gate), metrics))
     return _merge(runs)
 
 

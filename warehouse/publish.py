@@ -90,7 +90,7 @@ def _is_ancestor(table: Table, ancestor: int, snapshot_id: int) -> bool:
 
 
 def _row_batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pd.DataFrame]:
-    reader = con.execute(sql).fetch_record_batch(ROW_BATCH)
+    reader = con.execute(sql).to_arrow_reader(ROW_BATCH)
     for batch in reader:
         yield batch.to_pandas()
 
@@ -165,7 +165,7 @@ def publish(
         removed_keys = [r[0] for r in con.execute(f"SELECT {key} FROM ({current} EXCEPT {result})").fetchall()]
     else:
         raise ValueError(f"unknown strategy {strategy!r} for {tdef.name}; use 'incremental' or 'full'")
-    added = con.execute("SELECT * FROM _added").fetch_arrow_table()
+    added = con.execute("SELECT * FROM _added").to_arrow_table()
     outcome = ModelResult(tier, tdef.name, "unchanged", snapshot_id=main)
     if added.num_rows == 0 and not removed_keys and not replace_all:
         table.manage_snapshots().create_tag(main, tag).commit()

@@ -77,12 +77,20 @@
   {{ return({'relations': [this.incorporate(type='view')]}) }}
 {% endmaterialization %}
 
+{#- on-run-start: open the build and point every tier view at its current snapshot. -#}
+{% macro tierhouse_begin_build() %}
+  {% if execute and flags.WHICH in ('build', 'run') %}
+    {% do adapter.store_relation('tierhouse', none, [], 'ops.builds', 'tierhouse-build-start',
+          {'vars': tierhouse_build_vars()}) %}
+  {% endif %}
+{% endmacro %}
+
 {#- on-run-end: close the build record with what dbt says happened to each node. -#}
 {% macro tierhouse_end_build(results) %}
   {% if execute and flags.WHICH in ('build', 'run') %}
     {% set statuses = {} %}
     {% for r in results %}
-      {% do statuses.update({r.node.name: r.status | string}) %}
+      {% do statuses.update({r.node.name: {'status': r.status | string, 'type': r.node.resource_type | string}}) %}
     {% endfor %}
     {% do adapter.store_relation('tierhouse', none, [], 'ops.builds', 'tierhouse-build-end',
           {'statuses': statuses, 'vars': tierhouse_build_vars()}) %}

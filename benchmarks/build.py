@@ -1,0 +1,107 @@
+"""Build cost: a full `tierhouse build` of the bundled corpus, an incremental one after +1% documents,
+and a rebuild with nothing changed.
+
+    .venv/bin/python benchmarks/build.py
+
+Every `tierhouse build` runs in its own process (as a user runs it), so each figure includes
+start-up: the dbt parse, DuckDB and catalog set-up, and the Great Expectations import. The held-out
+1% is every 100th document of every source, so the increment touches every tier.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def split_corpus(work: Path) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+    """(99%, 1%) of each source's inputs, as file lists; fortunes are split by line."""
+    from warehouse.config import load_settings
+    from warehouse.corpus import prepare
+
+    main: dict[str, list[Path]] = {}
+    held: dict[str, list[Path]] = {}
+    for item in prepare(load_settings().cache_dir):
+        name = item.source.name
+        if item.source.builder:
+            with gzip.open(item.paths[0]) as fh:
+                lines = fh.read().splitlines(keepends=True)
+            (work / f"{name}-main.jsonl").write_bytes(b"".join(x for i, x in enumerate(lines) if i % 100))
+            (work / f"{name}-held.jsonl").write_bytes(b"".join(x for i, x in enumerate(lines) if not i % 100))
+            main[name], held[name] = [work / f"{name}-main.jsonl"], [work / f"{name}-held.jsonl"]
+            continue
+        files = sorted(
+            item.paths[0].glob(item.source.pattern if "/" in item.source.pattern else f"**/{item.source.pattern}")
+        )
+        main[name] = [f for i, f in enumerate(files) if i % 100]
+        held[name] = [f for i, f in enumerate(files) if not i % 100]
+    return main, held
+
+
+def ingest_all(parts: dict[str, list[Path]], settings) -> int:
+    from warehouse.corpus import load_manifest
+    from warehouse.ingest import ingest
+
+    _, sources = load_manifest()
+    total = 0
+    for name, files in parts.items():
+        s = sources[name]
+        total += ingest(files, name, settings=settings, fmt=s.format, id_field=s.id_field, show_progress=False).ingested
+    return total
+
+
+def timed_build(home: Path) -> tuple[float, str]:
+    env = dict(os.environ, TIERHOUSE_HOME=str(home))
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "warehouse.cli", "build"], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"build failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+    return elapsed, done.stdout
+
+
+def tier_bytes(home: Path) -> int:
+    return sum(p.stat().st_size for p in (home / "warehouse" / "tiers").rglob("*.parquet") if "l0_raw" not in str(p))
+
+
+def main() -> None:
+    from warehouse.config import load_settings
+
+    with tempfile.TemporaryDirectory(prefix="tierhouse-build-bench-") as tmp:
+        work = Path(tmp)
+        home = work / "lake"
+        os.environ["TIERHOUSE_HOME"] = str(home)
+        settings = load_settings()
+        main_part, held_part = split_corpus(work)
+        docs = ingest_all(main_part, settings)
+        full, _ = timed_build(home)
+        size_full = tier_bytes(home)
+        added = ingest_all(held_part, settings)
+        incremental, _ = timed_build(home)
+        size_incremental = tier_bytes(home)
+        rebuild, _ = timed_build(home)
+        size_rebuild = tier_bytes(home)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}")
+    print(f"corpus: {docs:,} documents in L0, then +{added:,} (every 100th document of every source)")
+    print("| build | wall s | vs full | tier data files MB (L1-L4) |")
+    print("|---|---|---|---|")
+    print(f"| full | {full:.1f} | 1.00 | {size_full / 1e6:.1f} |")
+    print(
+        f"| incremental, +1% documents | {incremental:.1f} | {incremental / full:.2f} | {size_incremental / 1e6:.1f} |"
+    )
+    print(f"| rebuild, nothing changed | {rebuild:.1f} | {rebuild / full:.2f} | {size_rebuild / 1e6:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""``tierhouse build``: run dbt in-process over the lake and report what each tier became."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from warehouse.builds import list_builds
+from warehouse.catalog import open_catalog
+from warehouse.config import Settings
+
+
+def default_project_dir() -> Path:
+    """``$TIERHOUSE_DBT_PROJECT``, else the ``dbt_project`` beside the package, else ``./dbt_project``."""
+    configured = os.environ.get("TIERHOUSE_DBT_PROJECT")
+    if configured:
+        return Path(configured).resolve()
+    beside = Path(__file__).resolve().parents[1] / "dbt_project"
+    return beside if beside.is_dir() else Path("dbt_project").resolve()
+
+
+@dataclass
+class BuildOutcome:
+    """dbt's verdict plus the ``ops.builds`` row the build wrote."""
+
+    success: bool
+    record: dict[str, Any] | None
+
+
+def run_build(
+    settings: Settings,
+    *,
+    select: list[str] | None = None,
+    variables: str | None = None,
+    full_refresh: bool = False,
+    project_dir: Path | None = None,
+    quiet: bool = False,
+) -> BuildOutcome:
+    """``dbt build`` on ``project_dir`` against ``settings``' lake; returns the recorded build."""
+    from dbt.cli.main import dbtRunner
+
+    project = (project_dir or default_project_dir()).resolve()
+    if not (project / "dbt_project.yml").exists():
+        raise FileNotFoundError(f"build: no dbt_project.yml in {project}; pass --project-dir")
+    os.environ["TIERHOUSE_HOME"] = str(settings.home)  # the plugin opens the same lake
+    os.environ["TIERHOUSE_DBT_PROJECT"] = str(project)
+    args = ["build", "--project-dir", str(project), "--profiles-dir", str(project)]
+    if select:
+        args += ["--select", *select]
+    if variables:
+        args += ["--vars", variables]
+    if full_refresh:
+        args.append("--full-refresh")
+    if quiet:
+        args = ["--quiet", *args]
+    result = dbtRunner().invoke(args)
+    builds = list_builds(open_catalog(settings))
+    return BuildOutcome(bool(result.success), builds[0] if builds else None)
