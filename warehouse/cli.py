@@ -17,7 +17,7 @@ from warehouse.config import Settings, load_settings
 from warehouse.corpus import CorpusError, load_manifest, prepare
 from warehouse.ingest import FORMATS, IngestSummary, ingest
 from warehouse.query import connect
-from warehouse.tables import ALL_TABLES, init_warehouse
+from warehouse.tables import ALL_TABLES, init_warehouse, resolve_name
 
 # Piped output is not squeezed into 80 columns; a terminal's own width is used as is.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -135,37 +135,144 @@ def ingest_cmd(
         ctx.exit(1)
 
 
-def _emit(result: duckdb.DuckDBPyRelation | None, fmt: str) -> None:
+def _emit(result: duckdb.DuckDBPyRelation | None, fmt: str, out_path: Path | None = None) -> None:
+    """Write a query result as a table, CSV, JSON or Parquet, to stdout or ``out_path``."""
     if result is None:
         return
-    columns = result.columns
-    rows = result.fetchall()
-    if fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
-    elif fmt == "json":
-        records = [dict(zip(columns, row, strict=True)) for row in rows]
-        click.echo(orjson.dumps(records, default=str, option=orjson.OPT_INDENT_2).decode())
-    else:
-        table = Table(*columns)
-        for row in rows:
-            table.add_row(*("NULL" if v is None else str(v) for v in row))
-        out.print(table)
-        out.print(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")
+    if fmt == "parquet":
+        if out_path is None:
+            raise click.UsageError("--format parquet needs --out FILE")
+        result.to_parquet(str(out_path))
+        err.print(f"wrote {out_path}")
+        return
+    columns, rows = result.columns, result.fetchall()
+    sink = out_path.open("w", newline="") if out_path else sys.stdout
+    try:
+        if fmt == "csv":
+            writer = csv.writer(sink)
+            writer.writerow(columns)
+            writer.writerows(rows)
+        elif fmt == "json":
+            records = [dict(zip(columns, row, strict=True)) for row in rows]
+            sink.write(orjson.dumps(records, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            table = Table(*columns)
+            for row in rows:
+                table.add_row(*("NULL" if v is None else str(v) for v in row))
+            console = Console(file=sink, width=160) if out_path else out
+            console.print(table)
+            console.print(f"({len(rows):,} row{'s' if len(rows) != 1 else ''})")
+    finally:
+        if out_path:
+            sink.close()
 
 
 @main.command()
-@click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.argument("query", required=False)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table", show_default=True
+)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the result here.")
 @click.pass_context
-def sql(ctx: click.Context, query: str, fmt: str) -> None:
-    """Run QUERY with DuckDB over the latest snapshots (tables: tiers.l0_raw … ops.quarantine)."""
+def sql(ctx: click.Context, query: str | None, fmt: str, out_path: Path | None) -> None:
+    """Run QUERY with DuckDB over the lake, or open an interactive shell when no QUERY is given.
+
+    \b
+    Tables: tiers.l0_raw … tiers.l4_knowledge, ops.quarantine, ops.scores, ops.builds, ops.exports.
+    Time travel (Trino/Spark syntax):
+      SELECT count(*) FROM tiers.l2_selected FOR VERSION AS OF 'build-3'
+      SELECT * FROM tiers.l1_clean FOR TIMESTAMP AS OF '2026-11-26 09:00:00'
+      SELECT * FROM tiers.l2_selected AT (VERSION => 'audit')
+    Lake tables are read-only here; CREATE TABLE scratch AS SELECT … is fine.
+    """
+    from warehouse.shell import run_shell
+    from warehouse.timetravel import ReadOnlyError, TimeTravelError
+
     con = connect(_settings(ctx))
+    if query is None:
+        run_shell(con, lambda rel: _emit(rel, "table"), out.print)
+        return
     try:
-        _emit(con.sql(query), fmt)
+        result = con.sql(query)
+    except (TimeTravelError, ReadOnlyError, SyntaxError) as exc:
+        raise click.ClickException(str(exc)) from exc
     except duckdb.Error as exc:
         raise click.ClickException(f"sql: {exc}") from exc
+    _emit(result, fmt, out_path)
+
+
+@main.command("diff")
+@click.argument("table")
+@click.argument("a")
+@click.argument("b")
+@click.option("--sample", default=5, show_default=True, help="Example rows shown per kind of change.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def diff_cmd(ctx: click.Context, table: str, a: str, b: str, sample: int, as_json: bool) -> None:
+    """What changed in TABLE from state A to state B (snapshot ids, tags, build-N, or ISO times)."""
+    from warehouse.diff import diff
+    from warehouse.timetravel import TimeTravelError
+
+    settings = _settings(ctx)
+    con = connect(settings)
+    try:
+        result = diff(con, con.catalog, table, a, b, sample)
+    except (KeyError, TimeTravelError) as exc:
+        raise click.ClickException(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
+    if as_json:
+        click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        return
+    out.print(
+        f"[bold]{result.table}[/] {a} ({result.a_snapshot}) → {b} ({result.b_snapshot}): "
+        f"+{result.added:,} added, -{result.removed:,} removed, ~{result.changed:,} changed"
+    )
+    if result.by_source:
+        view = Table("source", "added", "removed", "changed", title="per source")
+        for r in result.by_source:
+            view.add_row(r["source"], f"{r['added']:,}", f"{r['removed']:,}", f"{r['changed']:,}")
+        out.print(view)
+    if result.left_because:
+        view = Table("reason", "rows", title="why rows left (L1 verdicts)")
+        for r in result.left_because:
+            view.add_row(r["reason"], f"{r['rows']:,}")
+        out.print(view)
+    for change, rows in result.samples.items():
+        for r in rows:
+            out.print(f"  {change:<8} {next(iter(r.values()))}  {r['source']}  {r['uri']}")
+
+
+@main.command()
+@click.argument("table")
+@click.argument("name")
+@click.option("--at", "at", help="Snapshot id, tag, build-N or ISO time to pin (default: the current snapshot).")
+@click.option("--force", is_flag=True, help="Move the tag if it already exists.")
+@click.pass_context
+def tag(ctx: click.Context, table: str, name: str, at: str | None, force: bool) -> None:
+    """Pin a state of TABLE under NAME, usable as FOR VERSION AS OF 'NAME'."""
+    from warehouse.diff import resolve_state
+    from warehouse.timetravel import TimeTravelError
+
+    catalog = open_catalog(_settings(ctx))
+    try:
+        tdef = resolve_name(table)
+        target = catalog.load_table(tdef.name)
+        snapshot_id = resolve_state(target, tdef.name, at) if at else target.metadata.current_snapshot_id
+    except (KeyError, TimeTravelError) as exc:
+        raise click.ClickException(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
+    if snapshot_id is None:
+        raise click.ClickException(f"{tdef.name} has no snapshot yet to tag")
+    existing = target.metadata.refs.get(name)
+    if existing is not None and not force:
+        raise click.ClickException(
+            f"{tdef.name} already has {name!r} at snapshot {existing.snapshot_id}; use --force to move it"
+        )
+    if name in {"main", "audit"}:
+        raise click.ClickException(f"{name!r} is a branch tierhouse manages; choose another tag name")
+    manage = target.manage_snapshots()
+    if existing is not None:
+        manage = manage.remove_tag(name)
+    manage.create_tag(snapshot_id, name).commit()
+    out.print(f"tagged {tdef.name} snapshot {snapshot_id} as {name!r}")
 
 
 @main.command("history")

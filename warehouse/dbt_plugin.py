@@ -27,6 +27,7 @@ from warehouse.fingerprint import is_current
 from warehouse.publish import publish, skip_unchanged
 from warehouse.query import register_table, register_tables
 from warehouse.tables import init_warehouse, resolve_name
+from warehouse.timetravel import prepare
 
 #: The build the current dbt invocation belongs to, readable by ``tierhouse build`` in-process.
 CURRENT_BUILD: Build | None = None
@@ -45,6 +46,13 @@ class Plugin(BasePlugin):
         load_extensions(conn)
         register_tables(conn, self.catalog)
         register_udfs(conn)
+        conn.create_function(
+            "tierhouse_time_travel",
+            lambda sql: prepare(sql, self.catalog, read_only=False),
+            ["VARCHAR"],
+            "VARCHAR",
+            side_effects=True,
+        )
         conn.create_function(
             "tierhouse_unchanged",
             lambda table, inputs, code: is_current(self.catalog, table, inputs.split(","), code),

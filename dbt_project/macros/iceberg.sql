@@ -43,8 +43,19 @@
   When the model's code, vars and every input snapshot equal the last build's, nothing runs:
   main is tagged for this build and the model is reported as unchanged.
 -#}
+{#- A model may read past states: FOR VERSION AS OF / FOR TIMESTAMP AS OF / AT (VERSION => …). -#}
+{% macro tierhouse_time_travel(sql) -%}
+  {%- set upper = sql | upper -%}
+  {%- if execute and (' AS OF ' in upper or 'AT (' in upper) -%}
+    {%- set rewritten = run_query("select tierhouse_time_travel('" ~ sql | replace("'", "''") ~ "')") -%}
+    {{ return(rewritten.columns[0].values()[0]) }}
+  {%- endif -%}
+  {{ return(sql) }}
+{%- endmacro %}
+
 {% materialization iceberg, adapter='duckdb' %}
   {%- set strategy = config.get('strategy', 'incremental') -%}
+  {%- set sql = tierhouse_time_travel(sql) -%}
   {%- set target_table = this.schema ~ '.' ~ this.identifier -%}
   {%- set inputs = tierhouse_inputs(model) -%}
   {%- set code = local_md5(sql ~ tojson(tierhouse_gate_vars())) -%}
