@@ -19,7 +19,45 @@ Statements end with ';' and may span lines. Lake tables: tiers.l0_raw … tiers.
 Time travel: FROM tiers.l2_selected FOR VERSION AS OF 'build-3'   (or a snapshot id, tag, 'audit')
              FROM tiers.l1_clean FOR TIMESTAMP AS OF '2026-11-26 09:00:00'
 Commands: .tables  .schema TABLE  .refresh (see new snapshots)  .help  .quit"""
-_KEYWORDS = ["SELECT", "FROM", "WHERE", "GROUP", "BY", "ORDER", "LIMIT", "JOIN", "LEFT", "FULL", "USING", "ON", "AS", "AND", "OR", "NOT", "IN", "IS", "NULL", "COUNT", "DISTINCT", "WITH", "UNION", "ALL", "HAVING", "CASE", "WHEN", "THEN", "ELSE", "END", "FOR", "VERSION", "TIMESTAMP", "OF", "AT", "CREATE", "TABLE"]  # fmt: skip
+_KEYWORDS = (
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP",
+    "BY",
+    "ORDER",
+    "LIMIT",
+    "JOIN",
+    "LEFT",
+    "FULL",
+    "USING",
+    "ON",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS",
+    "NULL",
+    "COUNT",
+    "DISTINCT",
+    "WITH",
+    "UNION",
+    "ALL",
+    "HAVING",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "FOR",
+    "VERSION",
+    "TIMESTAMP",
+    "OF",
+    "AT",
+    "CREATE",
+    "TABLE",
+)
 
 
 def _completions(con: LakeConnection) -> list[str]:
