@@ -43,6 +43,26 @@ def sotu_root(corpus: dict[str, PreparedSource]) -> Path:
     return corpus["sotu"].paths[0]
 
 
+@pytest.fixture(scope="session")
+def corpus_lake(corpus: dict[str, PreparedSource], tmp_path_factory: pytest.TempPathFactory):
+    """The whole bundled corpus ingested and built once (about a minute), shared by the tests that read it.
+
+    Returns (settings, outcome of the first build). Tests that build again must query past states
+    with ``FOR VERSION AS OF 'build-1'`` rather than assume the lake is as the first build left it.
+    """
+    from warehouse.build import run_build
+    from warehouse.ingest import ingest
+
+    settings = load_settings(tmp_path_factory.mktemp("corpus") / "lake")
+    for name, item in corpus.items():
+        s = item.source
+        ingest(
+            list(item.paths), name, settings=settings, fmt=s.format, id_field=s.id_field,
+            pattern=s.pattern, uri_prefix=item.uri_prefix,
+        )  # fmt: skip
+    return settings, run_build(settings, quiet=True)
+
+
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     """Rows of ``sql`` over the lake's latest snapshots."""
     return connect(settings).execute(sql, params or []).fetchall()

@@ -42,10 +42,12 @@ def ingest_subset(settings, corpus, tmp_path: Path) -> None:
     ingest([subset], "fortunes", settings=settings)
 
 
-def new_documents(corpus, tmp_path: Path, n: int = 6) -> Path:
-    """``n`` documents no lake has yet: the opening sentences (about 1,200 characters) of real addresses."""
+def new_documents(corpus, tmp_path: Path, n: int = 6, start: int | None = None) -> Path:
+    """``n`` documents no lake has yet: the opening sentences (about 1,200 characters) of real addresses
+    (the last ``n`` addresses, or ``n`` from index ``start``)."""
     docs = []
-    for path in sorted(corpus["sotu"].paths[0].glob("*.json"))[-n:]:
+    speeches = sorted(corpus["sotu"].paths[0].glob("*.json"))
+    for path in speeches[-n:] if start is None else speeches[start : start + n]:
         speech = json.loads(path.read_text())["text"]
         docs.append({"text": speech[: speech.index(". ", 1200) + 1], "origin": path.name})
     out = tmp_path / "new.jsonl"
@@ -72,44 +74,36 @@ def tags(settings, tier: str) -> dict[str, int]:
     return {name: ref.snapshot_id for name, ref in refs.items() if name.startswith("build-")}
 
 
-def test_full_build_on_bundled_corpus_populates_every_tier(settings, corpus):
-    for name, item in corpus.items():
-        s = item.source
-        ingest(
-            list(item.paths),
-            name,
-            settings=settings,
-            fmt=s.format,
-            id_field=s.id_field,
-            pattern=s.pattern,
-            uri_prefix=item.uri_prefix,
-        )
-    outcome = build(settings)
+def test_full_build_on_bundled_corpus_populates_every_tier(corpus_lake):
+    settings, outcome = corpus_lake
     assert outcome.success and outcome.record["status"] == "success"
-    counts = {t: query(settings, f"SELECT count(*) FROM tiers.{t}")[0][0] for t in TIERS}
+    first = f"build-{outcome.record['build_id']}"
+
+    def at_build(tier: str) -> str:
+        return f"tiers.{tier} FOR VERSION AS OF '{first}'"
+
+    counts = {t: query(settings, f"SELECT count(*) FROM {at_build(t)}")[0][0] for t in TIERS}
     assert all(n > 0 for n in counts.values()), counts
     assert counts["l1_clean"] == query(settings, "SELECT count(*) FROM tiers.l0_raw")[0][0]
     # every tier keeps its L0 parent, and each tier is drawn from the one below
     for tier in TIERS:
-        assert query(
-            settings, f"SELECT count(*) FROM tiers.{tier} WHERE doc_id NOT IN (SELECT doc_id FROM tiers.l0_raw)"
-        ) == [(0,)]
-    assert query(
-        settings,
-        "SELECT count(*) FROM tiers.l2_selected WHERE doc_id NOT IN (SELECT doc_id FROM tiers.l1_clean WHERE kept)",
-    ) == [(0,)]
-    assert query(settings, "SELECT count(*) FROM tiers.l3_refined") == [(counts["l2_selected"],)]
-    reasons = dict(
-        query(settings, "SELECT r, count(*) FROM (SELECT unnest(reject_reasons) r FROM tiers.l1_clean) GROUP BY 1")
+        orphans = f"SELECT count(*) FROM {at_build(tier)} WHERE doc_id NOT IN (SELECT doc_id FROM tiers.l0_raw)"
+        assert query(settings, orphans) == [(0,)]
+    selected_not_kept = (
+        f"SELECT count(*) FROM {at_build('l2_selected')} "
+        f"WHERE doc_id NOT IN (SELECT doc_id FROM {at_build('l1_clean')} WHERE kept)"
     )
-    assert {"too_short", "too_few_words", "language_uncertain"} <= set(reasons)
-    assert query(settings, "SELECT count(DISTINCT language) FROM tiers.l2_selected")[0][0] >= 10
+    assert query(settings, selected_not_kept) == [(0,)]
+    assert counts["l3_refined"] == counts["l2_selected"]
+    reasons_sql = f"SELECT r, count(*) FROM (SELECT unnest(reject_reasons) r FROM {at_build('l1_clean')}) GROUP BY 1"
+    assert {"too_short", "too_few_words", "language_uncertain"} <= set(dict(query(settings, reasons_sql)))
+    assert query(settings, f"SELECT count(DISTINCT language) FROM {at_build('l2_selected')}")[0][0] >= 10
     record = outcome.record
     for tier in TIERS:
         entry = record["models"][tier]
         assert entry["status"] == "published" and entry["rows_added"] == counts[tier]
         assert all(check["success"] for check in entry["gate"])
-        assert tags(settings, tier)[f"build-{record['build_id']}"] == entry["snapshot_id"]
+        assert tags(settings, tier)[first] == entry["snapshot_id"]
 
 
 def test_rebuild_without_change_writes_nothing(settings, corpus, tmp_path):

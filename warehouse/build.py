@@ -44,8 +44,6 @@ def run_build(
     project = (project_dir or default_project_dir()).resolve()
     if not (project / "dbt_project.yml").exists():
         raise FileNotFoundError(f"build: no dbt_project.yml in {project}; pass --project-dir")
-    os.environ["TIERHOUSE_HOME"] = str(settings.home)  # the plugin opens the same lake
-    os.environ["TIERHOUSE_DBT_PROJECT"] = str(project)
     args = ["build", "--project-dir", str(project), "--profiles-dir", str(project)]
     if select:
         args += ["--select", *select]
@@ -55,6 +53,16 @@ def run_build(
         args.append("--full-refresh")
     if quiet:
         args = ["--quiet", *args]
-    result = dbtRunner().invoke(args)
+    # the plugin reads the lake's location from the environment, as a plain `dbt build` would
+    saved = {k: os.environ.get(k) for k in ("TIERHOUSE_HOME", "TIERHOUSE_DBT_PROJECT")}
+    os.environ.update(TIERHOUSE_HOME=str(settings.home), TIERHOUSE_DBT_PROJECT=str(project))
+    try:
+        result = dbtRunner().invoke(args)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     builds = list_builds(open_catalog(settings))
     return BuildOutcome(bool(result.success), builds[0] if builds else None)

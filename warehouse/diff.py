@@ -99,13 +99,18 @@ def _reasons(con: LakeConnection, catalog: Catalog, name: str, b: str) -> list[d
         leaving = "SELECT doc_id FROM _d WHERE change IN ('changed', 'added')"
     else:
         leaving = "SELECT doc_id FROM _d WHERE change = 'removed'"
+    only_rejected = "WHERE l.doc_id IS NULL OR NOT l.kept" if name == L1_CLEAN.name else ""
     rows = con.con.execute(
         f"""
         SELECT coalesce(reason, 'passed L1; not selected by this tier') AS reason, count(*) AS n
         FROM (
-            SELECT l.doc_id, unnest(CASE WHEN len(l.reject_reasons) = 0 THEN [NULL] ELSE l.reject_reasons END) AS reason
-            FROM {_scan(l1, l1_state)} l
-            WHERE l.doc_id IN ({leaving}) {"AND NOT l.kept" if name == L1_CLEAN.name else ""}
+            SELECT unnest(CASE
+                WHEN l.doc_id IS NULL THEN ['not in L1 at {b}']
+                WHEN len(l.reject_reasons) = 0 THEN [NULL]
+                ELSE l.reject_reasons END) AS reason
+            FROM ({leaving}) AS d(doc_id)
+            LEFT JOIN {_scan(l1, l1_state)} l USING (doc_id)
+            {only_rejected}
         )
         GROUP BY 1 ORDER BY n DESC, reason
         """

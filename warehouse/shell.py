@@ -61,7 +61,7 @@ _KEYWORDS = (
 
 
 def _completions(con: LakeConnection) -> list[str]:
-    words = [t.name for t in ALL_TABLES] + _KEYWORDS + [k.lower() for k in _KEYWORDS]
+    words = [t.name for t in ALL_TABLES] + list(_KEYWORDS) + [k.lower() for k in _KEYWORDS]
     for tdef in ALL_TABLES:
         words += list(tdef.schema.names)
     return sorted(set(words))
