@@ -1,7 +1,7 @@
 """Build cost: a full `tierhouse build` of the bundled corpus, an incremental one after +1% documents,
 and a rebuild with nothing changed.
 
-    .venv/bin/python benchmarks/build.py
+    .venv/bin/python benchmarks/build.py [--scale 10]
 
 Every `tierhouse build` runs in its own process (as a user runs it), so each figure includes
 start-up: the dbt parse, DuckDB and catalog set-up, and the Great Expectations import. The held-out
@@ -10,6 +10,7 @@ start-up: the dbt parse, DuckDB and catalog set-up, and the Great Expectations i
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import os
 import platform
@@ -21,12 +22,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def split_corpus(work: Path) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
-    """(99%, 1%) of each source's inputs, as file lists; fortunes are split by line."""
+def _variant(text: str, copy: int) -> str:
+    return text if copy == 0 else f"{text}\n[copy {copy}]"
+
+
+def split_corpus(work: Path, scale: int) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+    """(99%, 1%) of each source's documents, ``scale`` times over (copies made distinct), as files."""
     from warehouse.config import load_settings
     from warehouse.corpus import prepare
 
@@ -34,18 +41,39 @@ def split_corpus(work: Path) -> tuple[dict[str, list[Path]], dict[str, list[Path
     held: dict[str, list[Path]] = {}
     for item in prepare(load_settings().cache_dir):
         name = item.source.name
+        if item.source.format == "html":
+            pages = sorted(
+                item.paths[0].glob(item.source.pattern if "/" in item.source.pattern else f"**/{item.source.pattern}")
+            )
+            for copy in range(scale):
+                for i, page in enumerate(pages):
+                    out = (
+                        work
+                        / "html"
+                        / ("held" if i % 100 == 0 else "main")
+                        / str(copy)
+                        / page.relative_to(item.paths[0])
+                    )
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_bytes(page.read_bytes() + (f"<!-- copy {copy} -->".encode() if copy else b""))
+            main[name], held[name] = [work / "html" / "main"], [work / "html" / "held"]
+            continue
         if item.source.builder:
             with gzip.open(item.paths[0]) as fh:
-                lines = fh.read().splitlines(keepends=True)
-            (work / f"{name}-main.jsonl").write_bytes(b"".join(x for i, x in enumerate(lines) if i % 100))
-            (work / f"{name}-held.jsonl").write_bytes(b"".join(x for i, x in enumerate(lines) if not i % 100))
-            main[name], held[name] = [work / f"{name}-main.jsonl"], [work / f"{name}-held.jsonl"]
-            continue
-        files = sorted(
-            item.paths[0].glob(item.source.pattern if "/" in item.source.pattern else f"**/{item.source.pattern}")
-        )
-        main[name] = [f for i, f in enumerate(files) if i % 100]
-        held[name] = [f for i, f in enumerate(files) if not i % 100]
+                records = [orjson.loads(line) for line in fh]
+        else:
+            files = sorted(item.paths[0].glob(item.source.pattern))
+            records = [orjson.loads(f.read_bytes()) for f in files]
+        parts = {"main": [], "held": []}
+        for copy in range(scale):
+            for i, record in enumerate(records):
+                variant = dict(record, text=_variant(record["text"], copy))
+                if "id" in variant:
+                    variant["id"] = f"{variant['id']}-{copy}"
+                parts["held" if i % 100 == 0 else "main"].append(orjson.dumps(variant) + b"\n")
+        for part, lines in parts.items():
+            (work / f"{name}-{part}.jsonl").write_bytes(b"".join(lines))
+        main[name], held[name] = [work / f"{name}-main.jsonl"], [work / f"{name}-held.jsonl"]
     return main, held
 
 
@@ -57,7 +85,8 @@ def ingest_all(parts: dict[str, list[Path]], settings) -> int:
     total = 0
     for name, files in parts.items():
         s = sources[name]
-        total += ingest(files, name, settings=settings, fmt=s.format, id_field=s.id_field, show_progress=False).ingested
+        fmt = "html" if s.format == "html" else "jsonl"
+        total += ingest(files, name, settings=settings, fmt=fmt, id_field=s.id_field, show_progress=False).ingested
     return total
 
 
@@ -85,6 +114,9 @@ def tier_bytes(home: Path) -> int:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=1, help="copies of the corpus (each copy's texts made distinct)")
+    args = parser.parse_args()
     from warehouse.config import load_settings
 
     with tempfile.TemporaryDirectory(prefix="tierhouse-build-bench-") as tmp:
@@ -92,7 +124,7 @@ def main() -> None:
         home = work / "lake"
         os.environ["TIERHOUSE_HOME"] = str(home)
         settings = load_settings()
-        main_part, held_part = split_corpus(work)
+        main_part, held_part = split_corpus(work, args.scale)
         docs = ingest_all(main_part, settings)
         full, full_out = timed_build(home)
         size_full = tier_bytes(home)
@@ -103,7 +135,7 @@ def main() -> None:
         size_rebuild = tier_bytes(home)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}")
-    print(f"corpus: {docs:,} documents in L0, then +{added:,} (every 100th document of every source)")
+    print(f"corpus x{args.scale}: {docs:,} documents in L0, then +{added:,} (every 100th document of every source)")
     print("| build | wall s | vs full | model seconds (dbt) | tier data files MB (L1-L4) |")
     print("|---|---|---|---|---|")
     rows = [

@@ -212,6 +212,13 @@ def test_build_records_match_tags(settings, corpus, tmp_path):
     build(settings)
     records = list_builds(open_catalog(settings))
     assert [r["build_id"] for r in records] == [2, 1]
+    # each tier remembers the input snapshots it was built from, for the next build's previous(...)
+    l4 = open_catalog(settings).load_table("tiers.l4_knowledge")
+    seen = json.loads(l4.properties["tierhouse.inputs-seen"])["inputs"]
+    assert seen == {
+        "tiers.l2_selected": tags(settings, "l2_selected")["build-2"],
+        "tiers.l3_refined": tags(settings, "l3_refined")["build-2"],
+    }
     for record in records:
         assert record["git_rev"] and record["vars"]["l1_min_chars"] == 200
         for tier in TIERS:

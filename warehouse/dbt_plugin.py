@@ -23,8 +23,8 @@ from warehouse.builds import Build, build_tag, git_revision, next_build_id
 from warehouse.catalog import open_catalog
 from warehouse.config import load_settings
 from warehouse.duck import load_extensions
-from warehouse.fingerprint import is_current
-from warehouse.publish import publish, skip_unchanged
+from warehouse.fingerprint import inputs_seen, is_current
+from warehouse.publish import publish, scan_sql, skip_unchanged
 from warehouse.query import register_table, register_tables
 from warehouse.tables import init_warehouse, resolve_name
 from warehouse.timetravel import prepare
@@ -80,6 +80,9 @@ class Plugin(BasePlugin):
         build = self._build(dict(config["vars"]))
         tdef = resolve_name(target_config.location.path)
         tag = build_tag(build.build_id)
+        if target_config.location.format == "tierhouse-prepare":
+            self._register_previous(tdef.name, list(config["inputs"]), config["code"])
+            return
         if target_config.location.format == "tierhouse-skip":
             build.record(skip_unchanged(self.catalog, tdef, tag))
             return
@@ -103,6 +106,17 @@ class Plugin(BasePlugin):
             cursor.close()
         build.record(result)
         register_table(self.conn, self.catalog, tdef)
+
+    def _register_previous(self, target: str, inputs: list[str], code: str) -> None:
+        """Views ``tierhouse_prev.<input>``: each input as the model last consumed it (empty if never,
+        or if the model's code changed since), so models can read only what changed."""
+        seen = inputs_seen(self.catalog.load_table(target), code)
+        self.conn.execute("CREATE SCHEMA IF NOT EXISTS tierhouse_prev")
+        for name in inputs:
+            table = self.catalog.load_table(name)
+            snapshot = seen.get(name)
+            scan = scan_sql(table, snapshot) if snapshot is not None else f"{scan_sql(table)} WHERE false"
+            self.conn.execute(f"CREATE OR REPLACE VIEW tierhouse_prev.{name.split('.')[-1]} AS SELECT * FROM {scan}")
 
     def _start(self, config: dict[str, Any]) -> None:
         global CURRENT_BUILD

@@ -1,5 +1,8 @@
-"""Skip work whose result cannot have changed: a model's fingerprint is its code, its vars and the
-snapshot of every table it reads (itself included). Equal fingerprint, equal result.
+"""Skip work whose result cannot have changed, and tell models what they already saw.
+
+A model's fingerprint is its code (SQL with vars) and the snapshot of every table it reads,
+itself included: equal fingerprint, equal result. The input snapshots a model last published
+from are kept too, so a model can read just what changed since (``previous(...)`` in dbt).
 """
 
 from __future__ import annotations
@@ -10,23 +13,38 @@ import json
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
-PROPERTY = "tierhouse.fingerprint"
+FINGERPRINT = "tierhouse.fingerprint"
+SEEN = "tierhouse.inputs-seen"  # JSON: {"code": ..., "inputs": {table: snapshot id}}
+
+
+def _snapshots(catalog: Catalog, tables: list[str]) -> dict[str, int | None]:
+    return {name: catalog.load_table(name).metadata.current_snapshot_id for name in sorted(set(tables))}
 
 
 def fingerprint(catalog: Catalog, table: str, inputs: list[str], code: str) -> str:
     """sha256 of the model code (with its vars) and the current snapshot of each input and of ``table``."""
-    state = {name: catalog.load_table(name).metadata.current_snapshot_id for name in sorted({*inputs, table})}
+    state = _snapshots(catalog, [*inputs, table])
     return hashlib.sha256(json.dumps({"code": code, "state": state}, sort_keys=True).encode()).hexdigest()
 
 
 def is_current(catalog: Catalog, table: str, inputs: list[str], code: str) -> bool:
     """True when the last build of ``table`` saw exactly this code and these input snapshots."""
-    stored = catalog.load_table(table).properties.get(PROPERTY)
+    stored = catalog.load_table(table).properties.get(FINGERPRINT)
     return stored is not None and stored == fingerprint(catalog, table, inputs, code)
 
 
 def remember(catalog: Catalog, table: Table, inputs: list[str], code: str) -> None:
-    """Record the fingerprint of ``table``'s now-current state, for the next build to compare."""
-    value = fingerprint(catalog, ".".join(table.name()), inputs, code)
+    """Record, with ``table``'s now-current state, the fingerprint and the input snapshots it came from."""
+    name = ".".join(table.name())
+    seen = json.dumps({"code": code, "inputs": _snapshots(catalog, inputs)}, sort_keys=True)
     with table.transaction() as tx:
-        tx.set_properties({PROPERTY: value})
+        tx.set_properties({FINGERPRINT: fingerprint(catalog, name, inputs, code), SEEN: seen})
+
+
+def inputs_seen(table: Table, code: str) -> dict[str, int | None]:
+    """The input snapshots the table's current state was built from, if built by this same code."""
+    raw = table.properties.get(SEEN)
+    if not raw:
+        return {}
+    seen = json.loads(raw)
+    return seen["inputs"] if seen.get("code") == code else {}

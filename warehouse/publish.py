@@ -127,6 +127,35 @@ def skip_unchanged(catalog: Catalog, tdef: TableDef, tag: str) -> ModelResult:
     )
 
 
+def _stage_changes(
+    con: duckdb.DuckDBPyConnection, staging: str, table: Table, main: int, tdef: TableDef, strategy: str
+) -> tuple[bool, list[Any]]:
+    """Put the rows to append in temp table ``_added``; return (replace everything?, keys to delete).
+
+    Rows are compared by key and a hash of all their values, so the diff streams over both sides
+    instead of holding every row of the tier in a hash table.
+    """
+    if strategy not in {"incremental", "full"}:
+        raise ValueError(f"unknown strategy {strategy!r} for {tdef.name}; use 'incremental' or 'full'")
+    names = _check_columns(con, staging, tdef)
+    listed = ", ".join(names)
+    key = key_column(tdef)
+    current = scan_sql(table, main)
+    types = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT {listed} FROM {current}").fetchall()}
+    typed = ", ".join(f"CAST({c} AS {types[c]}) AS {c}" for c in names)
+    incoming_rows = f"(SELECT {typed} FROM {staging})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _new_h AS SELECT {key} AS k, hash({listed}) AS h FROM {incoming_rows}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _cur_h AS SELECT {key} AS k, hash({listed}) AS h FROM {current}")
+    incoming = "SELECT n.k FROM _new_h n LEFT JOIN _cur_h c ON n.k = c.k WHERE c.k IS NULL OR c.h != n.h"
+    outgoing = "SELECT c.k FROM _cur_h c LEFT JOIN _new_h n ON c.k = n.k WHERE n.k IS NULL OR n.h != c.h"
+    removed = [row[0] for row in con.execute(outgoing).fetchall()]
+    changes = bool(removed) or con.execute(f"SELECT count(*) FROM ({incoming})").fetchone()[0] > 0
+    replace_all = strategy == "full" and changes
+    keep = "" if replace_all else f"WHERE {key} IN ({incoming})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _added AS SELECT {typed} FROM {staging} {keep}")
+    return replace_all, [] if replace_all else removed
+
+
 def publish(
     con: duckdb.DuckDBPyConnection,
     catalog: Catalog,
@@ -149,22 +178,7 @@ def publish(
     tier = tdef.name.split(".", 1)[1]
     table = ensure_table(catalog, tdef)
     main = _ensure_root(table)
-    columns = ", ".join(_check_columns(con, staging, tdef))
-    key = key_column(tdef)
-    current = f"(SELECT {columns} FROM {scan_sql(table, main)})"
-    result = f"(SELECT {columns} FROM {staging})"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _added AS {result} EXCEPT {current}")
-    if strategy == "full":
-        removed_keys: list[Any] = []
-        replace_all = con.execute(f"SELECT count(*) FROM ({current} EXCEPT {result})").fetchone()[0] > 0
-        added_count = con.execute("SELECT count(*) FROM _added").fetchone()[0]
-        if replace_all or added_count:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _added AS {result}")
-    elif strategy == "incremental":
-        replace_all = False
-        removed_keys = [r[0] for r in con.execute(f"SELECT {key} FROM ({current} EXCEPT {result})").fetchall()]
-    else:
-        raise ValueError(f"unknown strategy {strategy!r} for {tdef.name}; use 'incremental' or 'full'")
+    replace_all, removed_keys = _stage_changes(con, staging, table, main, tdef, strategy)
     added = con.execute("SELECT * FROM _added").to_arrow_table()
     outcome = ModelResult(tier, tdef.name, "unchanged", snapshot_id=main)
     if added.num_rows == 0 and not removed_keys and not replace_all:
@@ -179,7 +193,7 @@ def publish(
         if replace_all:
             tx.delete(AlwaysTrue(), branch=AUDIT)
         elif removed_keys:
-            tx.delete(In(key, removed_keys), branch=AUDIT)
+            tx.delete(In(key_column(tdef), removed_keys), branch=AUDIT)
         if added.num_rows:
             tx.append(pa.Table.from_batches(added.to_batches(), schema=added.schema).cast(tdef.schema), branch=AUDIT)
     audit = table.metadata.refs[AUDIT].snapshot_id

@@ -27,6 +27,12 @@
   }) }}
 {%- endmacro %}
 
+{#- An input as this model last consumed it (empty when it never did, or its code changed since):
+    select from it to process only what changed. The plugin creates these views before each model. -#}
+{% macro previous(relation) -%}
+  tierhouse_prev.{{ relation.identifier }}
+{%- endmacro %}
+
 {#- The Iceberg tables a model reads: its refs and sources, as schema.name. -#}
 {% macro tierhouse_inputs(model) -%}
   {%- set names = [] -%}
@@ -64,6 +70,7 @@
   {%- set settings = {'strategy': strategy, 'gate': tierhouse_gate_vars(), 'vars': tierhouse_build_vars(),
                       'inputs': inputs, 'code': code} -%}
   {{ run_hooks(pre_hooks) }}
+  {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-prepare', settings) %}
   {%- set probe -%}
     select tierhouse_unchanged('{{ target_table }}', '{{ inputs | join(",") }}', '{{ code }}')
   {%- endset -%}
