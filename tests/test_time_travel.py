@@ -203,3 +203,14 @@ def test_tag_pins_a_state(lake):
     tagged = {tag: h["snapshot_id"] for h in history for tag in h["tags"]}
     assert {"build-1", "build-2", "checkpoint-12"} <= set(tagged)
     assert tagged["checkpoint-12"] == tagged["build-2"]
+
+
+def test_dbt_model_reads_a_pinned_version(lake):
+    """A model may say FOR VERSION AS OF: here L2 is rebuilt from L1 as it was at build-1."""
+    settings, _ = lake
+    at_1 = rows(settings, "SELECT count(*) FROM tiers.l2_selected FOR VERSION AS OF 'build-1'")
+    outcome = run_build(settings, quiet=True, select=["l2_selected"], variables="{l2_reads_l1_at: build-1}")
+    assert outcome.success, outcome.record
+    assert outcome.record["models"]["l2_selected"]["rows_removed"] == 6
+    assert rows(settings, "SELECT count(*) FROM tiers.l2_selected") == at_1
+    assert outcome.record["vars"]["l2_reads_l1_at"] == "build-1"

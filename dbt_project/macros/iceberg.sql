@@ -22,9 +22,15 @@
       'l1_min_chars': var('l1_min_chars'), 'l1_max_chars': var('l1_max_chars'),
       'l1_min_words': var('l1_min_words'), 'l1_min_language_score': var('l1_min_language_score'),
       'l2_languages': var('l2_languages'), 'l2_min_quality': var('l2_min_quality'),
+      'l2_reads_l1_at': var('l2_reads_l1_at', none),
       'l3_min_edit_ratio': var('l3_min_edit_ratio'), 'l4_facts_per_doc': var('l4_facts_per_doc'),
       'gate_min_rows': var('gate_min_rows'), 'gate_max_row_drop': var('gate_max_row_drop'),
   }) }}
+{%- endmacro %}
+
+{#- " FOR VERSION AS OF '<version>'" when a version is given: read a ref at a tag, build or snapshot. -#}
+{% macro as_of(version) -%}
+  {%- if version %} FOR VERSION AS OF '{{ version }}'{% endif -%}
 {%- endmacro %}
 
 {#- An input as this model last consumed it (empty when it never did, or its code changed since):

@@ -3,12 +3,13 @@
   The score is a transparent text heuristic (length and share of letters) until the scorer
   issue brings model scores from ops.scores. A score is computed once per text: rows whose
   L1 text is unchanged carry their previous score, and the thresholds re-apply every build.
+  --vars '{l2_reads_l1_at: build-3}' rebuilds L2 (and what follows) from L1 as it was at build 3.
 -#}
 {{ config(strategy='incremental') }}
 
 with kept as (
     select doc_id, source, uri, content_hash, text, language, n_chars, n_words
-    from {{ ref('l1_clean') }}
+    from {{ ref('l1_clean') }}{{ as_of(var('l2_reads_l1_at', none)) }}
     where kept
 ),
 
