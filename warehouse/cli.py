@@ -505,7 +505,7 @@ def quickstart(ctx: click.Context, progress: bool | None) -> None:
     settings = _settings(ctx)
     init_warehouse(open_catalog(settings))
     _ingest_corpus(settings, (), progress)
-    outcome = run_build(settings, quiet=True)
+    outcome = run_build(settings)  # dbt's own lines show each model's progress
     print_build(outcome.record)
     print_status(settings)
     if not outcome.success:

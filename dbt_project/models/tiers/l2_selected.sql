@@ -13,29 +13,28 @@ with kept as (
     where kept
 ),
 
-carried as (
-    select k.*, p.quality_score
-    from kept k
-    join {{ this }} p on p.doc_id = k.doc_id and p.content_hash = k.content_hash
+previous_scores as (
+    select doc_id, content_hash, quality_score from {{ this }}
 ),
 
-fresh as (
+scored as (
     select
-        *,
-        round(
-            0.5 * least(1.0, ln(1 + n_words) / ln(1000))
-            + 0.5 * length(regexp_replace(text, '[^[:alpha:]]', '', 'g')) / greatest(n_chars, 1),
+        k.*,
+        -- the heuristic runs only where no score exists for this exact text
+        coalesce(p.quality_score, round(
+            0.5 * least(1.0, ln(1 + k.n_words) / ln(1000))
+            + 0.5 * length(regexp_replace(k.text, '[^[:alpha:]]', '', 'g')) / greatest(k.n_chars, 1),
             4
-        ) as quality_score
-    from kept
-    where doc_id not in (select doc_id from carried)
+        )) as quality_score
+    from kept k
+    left join previous_scores p using (doc_id, content_hash)
 )
 
 select
     doc_id, source, uri, content_hash, text, language, quality_score,
     cast(null as double) as edu_score,
     cast(null as varchar) as domain
-from (select * from carried union all by name select * from fresh)
+from scored
 where language in (
     {%- for lang in var('l2_languages') %}'{{ lang }}'{{ ',' if not loop.last }}{% endfor -%}
 )
