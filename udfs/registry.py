@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from udfs import extract, facts, identity, langid, repairs
+from udfs import extract, facts, heuristics, identity, langid, repairs
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,13 @@ UDFS: tuple[Udf, ...] = (
         _struct(language=pa.string(), score=pa.float64()),
     ),
     Udf("th_content_hash", identity.content_hash, ("VARCHAR",), "VARCHAR", pa.string()),
+    Udf(
+        "th_quality_flags",
+        lambda text: heuristics.flags(heuristics.TextView(text)),
+        ("VARCHAR",),
+        "VARCHAR[]",
+        pa.list_(pa.string()),
+    ),
     Udf("th_repair", repairs.repair, ("VARCHAR",), "VARCHAR", pa.large_string()),
     Udf("th_edit_ratio", repairs.edit_ratio, ("VARCHAR", "VARCHAR"), "DOUBLE", pa.float64()),
     Udf(
