@@ -182,7 +182,10 @@ def test_exact_duplicates_share_a_cluster_and_only_the_first_is_kept(settings, t
     text = (
         "Debian is a free operating system developed by thousands of volunteers around the world. "
         "The project is a community that produces packages, documentation and tools for everyone. "
-        "Its stable release is a conservative distribution that favours tested software over new features."
+        "Its stable release is a conservative distribution that favours tested software over new features. "
+        "Security updates reach the stable release through a dedicated team and a public archive. "
+        "Many other distributions, among them Ubuntu and its relatives, start from the packages of Debian. "
+        "A new stable version appears roughly every two years, after a long freeze of the testing branch."
     )
     pages = tmp_path / "pages"
     pages.mkdir()

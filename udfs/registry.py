@@ -21,6 +21,7 @@ class Udf:
     params: tuple[str, ...]
     returns: str
     arrow_type: pa.DataType
+    batch: bool = False  # ``fn`` takes the whole column (a list) and returns a list: for batched tokenisers
 
 
 def _struct(**fields: pa.DataType) -> pa.DataType:
@@ -45,13 +46,7 @@ UDFS: tuple[Udf, ...] = (
         _struct(language=pa.string(), score=pa.float64()),
     ),
     Udf("th_content_hash", identity.content_hash, ("VARCHAR",), "VARCHAR", pa.string()),
-    Udf(
-        "th_quality_flags",
-        lambda text: heuristics.flags(heuristics.TextView(text)),
-        ("VARCHAR",),
-        "VARCHAR[]",
-        pa.list_(pa.string()),
-    ),
+    Udf("th_quality_flags", heuristics.flag_texts, ("VARCHAR",), "VARCHAR[]", pa.list_(pa.string()), batch=True),
     Udf("th_repair", repairs.repair, ("VARCHAR",), "VARCHAR", pa.large_string()),
     Udf("th_edit_ratio", repairs.edit_ratio, ("VARCHAR", "VARCHAR"), "DOUBLE", pa.float64()),
     Udf(
@@ -77,6 +72,10 @@ def _vectorised(udf: Udf) -> Callable[..., pa.Array]:
     """Apply ``udf.fn`` to each row of whole Arrow batches; NULL in, NULL out."""
 
     def run(*columns: pa.ChunkedArray) -> pa.Array:
+        if udf.batch:
+            values = columns[0].to_pylist()
+            done = iter(udf.fn([v for v in values if v is not None]))
+            return pa.array([None if v is None else next(done) for v in values], type=udf.arrow_type)
         rows = zip(*(c.to_pylist() for c in columns), strict=True)
         return pa.array([None if any(v is None for v in row) else udf.fn(*row) for row in rows], type=udf.arrow_type)
 

@@ -76,6 +76,7 @@ L1_CLEAN = TableDef(
             _opt("language_score", pa.float64()),
             _opt("n_chars", pa.int64()),
             _opt("n_words", pa.int64()),
+            _opt("quality_flags", pa.list_(pa.string())),
             _opt("kept", pa.bool_()),
             _opt("reject_reasons", pa.list_(pa.string())),
             _opt("dup_cluster", pa.string()),
