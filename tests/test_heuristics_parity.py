@@ -65,6 +65,13 @@ def verdicts(corpus, tmp_path_factory) -> tuple[list[dict], dict[str, dict]]:
     return docs, {row["id"]: row for row in theirs if "id" in row}
 
 
+@pytest.fixture(scope="module")
+def our_views(verdicts) -> list[TextView]:
+    """The sample tokenised once, shared by every rule (as the L1 model does)."""
+    docs, _ = verdicts
+    return views([d["text"] for d in docs])
+
+
 def test_sample_is_large_and_real(verdicts):
     docs, theirs = verdicts
     assert len(docs) >= 1000 and len(theirs) == len(docs)
@@ -73,11 +80,11 @@ def test_sample_is_large_and_real(verdicts):
 
 
 @pytest.mark.parametrize("name", list(RULES))
-def test_decisions_match_datatrove(verdicts, name):
+def test_decisions_match_datatrove(verdicts, our_views, name):
     docs, theirs = verdicts
     rule = RULES[name]
     disagreements = []
-    for doc, view in zip(docs, views([d["text"] for d in docs]), strict=True):
+    for doc, view in zip(docs, our_views, strict=True):
         ours = rule.filter(view)
         keep_theirs, reason_theirs = theirs[doc["id"]][name]
         if (ours is None) != keep_theirs:
@@ -95,10 +102,10 @@ def test_decisions_match_datatrove(verdicts, name):
     assert agreement >= 0.995, report
 
 
-def test_word_counts_are_datatrove_s(verdicts):
+def test_word_counts_are_datatrove_s(verdicts, our_views):
     """One spaCy pass gives exactly the words DataTrove's split_into_words returns."""
     docs, theirs = verdicts
-    assert [len(v.words) for v in views([d["text"] for d in docs])] == [theirs[d["id"]]["n_words"] for d in docs]
+    assert [len(v.words) for v in our_views] == [theirs[d["id"]]["n_words"] for d in docs]
 
 
 def test_bad_words_rule_matches_whole_words_only():
