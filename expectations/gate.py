@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -104,7 +104,3 @@ def validate(
     runs = [_results(batch, row_expectations(tier, gate)) for batch in row_batches if len(batch)]
     runs.append(_results(pd.DataFrame([dict(metrics)]), table_expectations(tier, gate), metrics))
     return _merge(runs)
-
-
-def as_records(checks: list[CheckResult]) -> list[dict[str, Any]]:
-    return [asdict(c) for c in checks]

@@ -21,10 +21,13 @@ def _snapshots(catalog: Catalog, tables: list[str]) -> dict[str, int | None]:
     return {name: catalog.load_table(name).metadata.current_snapshot_id for name in sorted(set(tables))}
 
 
+def _digest(code: str, state: dict[str, int | None]) -> str:
+    return hashlib.sha256(json.dumps({"code": code, "state": state}, sort_keys=True).encode()).hexdigest()
+
+
 def fingerprint(catalog: Catalog, table: str, inputs: list[str], code: str) -> str:
     """sha256 of the model code (with its vars) and the current snapshot of each input and of ``table``."""
-    state = _snapshots(catalog, [*inputs, table])
-    return hashlib.sha256(json.dumps({"code": code, "state": state}, sort_keys=True).encode()).hexdigest()
+    return _digest(code, _snapshots(catalog, [*inputs, table]))
 
 
 def is_current(catalog: Catalog, table: str, inputs: list[str], code: str) -> bool:
@@ -36,9 +39,10 @@ def is_current(catalog: Catalog, table: str, inputs: list[str], code: str) -> bo
 def remember(catalog: Catalog, table: Table, inputs: list[str], code: str) -> None:
     """Record, with ``table``'s now-current state, the fingerprint and the input snapshots it came from."""
     name = ".".join(table.name())
-    seen = json.dumps({"code": code, "inputs": _snapshots(catalog, inputs)}, sort_keys=True)
+    state = _snapshots(catalog, [*inputs, name])  # each table loaded once for both records
+    seen = json.dumps({"code": code, "inputs": {k: v for k, v in state.items() if k in inputs}}, sort_keys=True)
     with table.transaction() as tx:
-        tx.set_properties({FINGERPRINT: fingerprint(catalog, name, inputs, code), SEEN: seen})
+        tx.set_properties({FINGERPRINT: _digest(code, state), SEEN: seen})
 
 
 def inputs_seen(table: Table, code: str) -> dict[str, int | None]:

@@ -18,9 +18,6 @@ class KnownKeys:
         if seed_sql:
             con.execute(f"INSERT INTO {name} SELECT k, false FROM ({seed_sql})")
 
-    def __len__(self) -> int:
-        return self.con.execute(f"SELECT count(*) FROM {self.name}").fetchone()[0]
-
     def lookup(self, keys: list[str]) -> list[int]:
         """For each key, ``NEW``, ``MINE`` or ``EARLIER``."""
         if not keys:
