@@ -55,6 +55,13 @@ def row_expectations(tier: str, gate: Mapping[str, Any]) -> list:
             E.ExpectColumnValuesToBeBetween(column="confidence", min_value=0, max_value=1),
             E.ExpectColumnValuesToBeInSet(column="evidence_in_source", value_set=[True]),
         ]
+    if tier == "scores":
+        return [
+            *_not_null("score_id", "content_hash", "scorer", "model", "prompt_version", "status"),
+            E.ExpectColumnValuesToBeInSet(column="status", value_set=["ok", "unparsed", "failed"]),
+            E.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=5),
+            E.ExpectColumnValuesToBeInSet(column="unparsed_without_raw", value_set=[False]),
+        ]
     raise KeyError(f"no expectation suite for tier {tier!r}")
 
 
@@ -65,6 +72,8 @@ def row_frame_sql(tier: str, rows: str) -> str:
             f"SELECT r.*, coalesce(contains(s.text, r.evidence), false) AS evidence_in_source "
             f"FROM {rows} r LEFT JOIN tiers.l3_refined s USING (doc_id)"
         )
+    if tier == "scores":  # an unparsed answer must keep what the model said
+        return f"SELECT *, status = 'unparsed' AND raw IS NULL AS unparsed_without_raw FROM {rows}"
     return f"SELECT * FROM {rows}"
 
 

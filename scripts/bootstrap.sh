@@ -10,8 +10,12 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=.venv/.tierhouse-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+# llama-cpp-python has no wheel on PyPI: pip builds it (about 7 minutes on 2 cores, once; pip caches
+# the wheel). A portable AVX2 build: the default -march=native build crashes in llama_decode on some CPUs.
+export CMAKE_ARGS=${CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF"}
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "installing tierhouse and its pinned dependencies into .venv (log: .venv/install.log) ..." >&2
+  echo "installing tierhouse and its pinned dependencies into .venv (log: .venv/install.log;" \
+       "the first install compiles llama.cpp, about 7 minutes) ..." >&2
   if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip \
          && .venv/bin/python -m pip install --disable-pip-version-check -e '.[dev]'; } > .venv/install.log 2>&1; then
     tail -n 30 .venv/install.log >&2

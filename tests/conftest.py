@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from udfs.scorers.backends.llamacpp import packaged_model_path
 from warehouse.catalog import open_catalog
 from warehouse.config import Settings, load_settings
 from warehouse.corpus import PreparedSource, prepare
 from warehouse.query import connect
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# LLM judging costs about a second a call on 2 cores: builds here make none unless a test asks
+# (with --vars l2_max_llm_calls), so only the scoring tests pay for it
+os.environ.setdefault("TIERHOUSE_MAX_LLM_CALLS", "0")
 
 
 @pytest.fixture
@@ -60,7 +69,44 @@ def corpus_lake(corpus: dict[str, PreparedSource], tmp_path_factory: pytest.Temp
             list(item.paths), name, settings=settings, fmt=s.format, id_field=s.id_field,
             pattern=s.pattern, uri_prefix=item.uri_prefix,
         )  # fmt: skip
-    return settings, run_build(settings, quiet=True)
+    # the default CPU judge (llama.cpp, SmolLM2) labels a small sample, so the default path runs too
+    return settings, run_build(settings, quiet=True, variables='{"l2_max_llm_calls": 6, "l2_llm_sample": 6}')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def llm_server(tmp_path_factory: pytest.TempPathFactory):
+    """``python -m llama_cpp.server`` with the packaged SmolLM2, for the whole session; its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("llm_server") / "server.log"
+    model = packaged_model_path("smollm2-135m-instruct")
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2-135m-instruct",
+             "--port", str(port), "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1), "--verbose", "False"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/models", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        raise RuntimeError(f"llama_cpp.server did not start: {log.read_text()[-2000:]}")
+    yield base
+    process.kill()
+    process.wait(timeout=30)
 
 
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:

@@ -15,13 +15,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from udfs.extract import html_to_text
+from udfs.extract import extract_html
 from udfs.heuristics import (
     C4BadWords,
     C4Quality,
     FineWebQuality,
     GopherQuality,
     GopherRepetition,
+    SpanTokenizer,
     TextView,
     views,
 )
@@ -41,7 +42,7 @@ def sample_documents(corpus) -> list[dict]:
     docs = []
     pages = sorted(corpus["debian_handbook"].paths[0].rglob("*.html"))
     for path in pages[::6]:
-        docs.append({"id": f"handbook:{path.parent.name}/{path.name}", "text": html_to_text(path.read_text())[0]})
+        docs.append({"id": f"handbook:{path.parent.name}/{path.name}", "text": extract_html(path.read_text()).text})
     for path in sorted(corpus["sotu"].paths[0].glob("*.json")):
         docs.append({"id": f"sotu:{path.stem}", "text": json.loads(path.read_text())["text"]})
     for path in sorted(corpus["spamassassin"].paths[0].glob("*/*.json"))[::20]:
@@ -70,6 +71,25 @@ def our_views(verdicts) -> list[TextView]:
     """The sample tokenised once, shared by every rule (as the L1 model does)."""
     docs, _ = verdicts
     return views([d["text"] for d in docs])
+
+
+def test_span_tokenizer_gives_spacys_tokens(verdicts, corpus):
+    """The span-at-a-time tokenizer the rules use equals spaCy's own, on real text of every kind."""
+    import spacy
+
+    docs, _ = verdicts
+    texts = [d["text"] for d in docs[::3]]
+    with gzip.open(corpus["fortunes"].paths[0]) as fh:  # German, Spanish, Italian, Polish, Russian too
+        texts += [orjson.loads(line)["text"] for i, line in enumerate(fh) if i % 20 == 0]
+    spacy_tokens = spacy.blank("en").tokenizer.pipe(texts)
+    ours = SpanTokenizer()
+    mismatched = [
+        i
+        for i, (text, doc) in enumerate(zip(texts, spacy_tokens, strict=True))
+        if ours(text) != [(t.text, t.idx) for t in doc if not t.is_space]
+    ]
+    assert len(texts) > 4000 and not mismatched, [texts[i][:200] for i in mismatched[:3]]
+    assert len(ours.cache) < sum(len(t.split()) for t in texts) / 5  # most spans never reach spaCy
 
 
 def test_sample_is_large_and_real(verdicts):

@@ -1,71 +1,51 @@
-"""Main text and title from HTML, with the standard library's tolerant parser.
+"""Main text, title and declared language of HTML pages, with Resiliparse's main-content extractor.
 
-This is the simple extractor the L1 model starts with: it drops script, style and
-navigation elements and keeps block structure as newlines.
+Resiliparse was picked by measurement (benchmarks/extract.py, on the bundled handbook pages): it
+runs about 20x faster than trafilatura and 3x faster than a plain tag-stripping parser, and
+drops navigation as well as trafilatura does while keeping section headings.
 """
 
 from __future__ import annotations
 
-import re
-from html import unescape
-from html.parser import HTMLParser
+from dataclasses import dataclass
 
-_SKIP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg", "template", "head"}
-_BLOCK = {
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "pre",
-    "section", "article", "blockquote", "dd", "dt", "dl", "hr", "td", "th", "figcaption",
-}  # fmt: skip
-_SPACES = re.compile(r"[ \t\r\f\v]+")
-_BLANKS = re.compile(r"\n\s*\n+")
+from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.html import HTMLTree
 
 
-class _TextCollector(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title: list[str] = []
-        self.skip_depth = 0
-        self.in_title = False
+@dataclass(frozen=True)
+class Extracted:
+    """What L1 keeps of a document's content; ``error`` says why no text came out, if none did."""
 
-    def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in _SKIP:
-            self.skip_depth += 1
-        elif tag == "title":
-            self.in_title = True
-        if tag in _BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP and self.skip_depth:
-            self.skip_depth -= 1
-        elif tag == "title":
-            self.in_title = False
-        if tag in _BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self.in_title:
-            self.title.append(data)
-        elif not self.skip_depth:
-            self.parts.append(data)
+    text: str
+    title: str | None = None
+    language_hint: str | None = None
+    error: str | None = None
 
 
-def html_to_text(markup: str) -> tuple[str, str | None]:
-    """(main text, title) of an HTML page; whitespace collapsed, paragraphs kept as blank-line breaks."""
-    parser = _TextCollector()
+def _language_hint(tree: HTMLTree) -> str | None:
+    """The primary subtag of ``<html lang>`` (``de-AT`` → ``de``), lower-cased."""
+    root = tree.document.query_selector("html") if tree.document else None
+    lang = (root.getattr("lang") or "") if root else ""
+    return lang.strip().split("-")[0].split("_")[0].lower() or None
+
+
+def extract_html(markup: str) -> Extracted:
+    """The main text of a page (no navigation, scripts, forms or comments), its title and language."""
     try:
-        parser.feed(markup)
-        parser.close()
-    except (AssertionError, ValueError):  # malformed markup: keep what was parsed
-        pass
-    lines = (_SPACES.sub(" ", line).strip() for line in "".join(parser.parts).split("\n"))
-    text = _BLANKS.sub("\n\n", "\n".join(lines)).strip()
-    title = _SPACES.sub(" ", unescape("".join(parser.title))).strip() or None
-    return text, title
+        tree = HTMLTree.parse(markup)
+        text = extract_plain_text(tree, main_content=True, alt_texts=False, comments=False).strip()
+        title, hint = (tree.title or "").strip() or None, _language_hint(tree)
+    except Exception as exc:  # noqa: BLE001 - a parser failure is recorded on the row, never raised mid-build
+        return Extracted("", error=f"parser_error: {type(exc).__name__}: {exc}")
+    if not text:
+        return Extracted("", title, hint, "no_main_text" if markup.strip() else "empty_input")
+    return Extracted(text, title, hint)
 
 
-def extract(content: str, content_type: str) -> tuple[str, str | None]:
+def extract(content: str, content_type: str) -> Extracted:
     """The text an L1 document carries: extracted from markup, or the content itself."""
     if content_type == "text/html":
-        return html_to_text(content)
-    return content.strip(), None
+        return extract_html(content)
+    text = content.strip()
+    return Extracted(text, error=None if text else "empty_input")

@@ -2,21 +2,22 @@
 Gopher quality, Gopher repetition, C4 quality (and C4 bad words), FineWeb quality.
 
 Each rule is a small class whose ``filter(view)`` returns ``None`` to keep a document or the
-reason it fails. A :class:`TextView` tokenises a document once, with spaCy's English tokenizer
-(the one DataTrove uses, so word counts are identical), and every rule reads that one pass:
+reason it fails. A :class:`TextView` tokenises a document once, into the tokens spaCy's English
+tokenizer gives (the one DataTrove uses, so word counts are identical), and every rule reads that one pass:
 C4's per-line sentence counts come from the same tokens rather than a tokenizer call per line.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 import re
 import string
 import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -38,12 +39,60 @@ STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 # -- tokenisation ---------------------------------------------------------------------------------
 
 
-@cache
-def _tokenizer():
-    """spaCy's rule-based English tokenizer (no model, no download)."""
-    import spacy
+class SpanTokenizer:
+    """spaCy's English tokenizer (no model, no download), applied one whitespace-separated span at a time.
 
-    return spacy.blank("en").tokenizer
+    spaCy itself splits text at whitespace and tokenises each span on its own, so the tokens are
+    the same; but spans of letters (optionally ending in one punctuation mark that spaCy always
+    splits off) need no spaCy call at all, and the rest are cached. That skips most of spaCy's
+    per-token work; tests/test_heuristics_parity.py checks the tokens equal spaCy's.
+    """
+
+    _SPAN = re.compile(r"\S+")
+    _SPLIT_OFF = frozenset(",;:!?.")
+    CACHE_LIMIT = 500_000
+
+    def __init__(self) -> None:
+        import spacy
+
+        self.spacy = spacy.blank("en").tokenizer
+        self.special = frozenset(self.spacy.rules)
+        self.cache: dict[str, list[tuple[str, int]]] = {}
+
+    def _span(self, span: str) -> list[tuple[str, int]]:
+        tokens = self.cache.get(span)
+        if tokens is None:
+            if len(self.cache) >= self.CACHE_LIMIT:
+                self.cache.clear()
+            tokens = self.cache[span] = [(t.text, t.idx) for t in self.spacy(span)]
+        return tokens
+
+    def __call__(self, text: str) -> list[tuple[str, int]]:
+        """(text, character offset) of every token; whitespace is not a token here."""
+        out: list[tuple[str, int]] = []
+        special = self.special
+        for match in self._SPAN.finditer(text):
+            span, start = match.group(), match.start()
+            if span.isalpha() and span not in special:
+                out.append((span, start))
+                continue
+            head, last = span[:-1], span[-1]
+            if (
+                last in self._SPLIT_OFF
+                and head.isalpha()
+                and span not in special
+                and head not in special
+                and (last != "." or (head.isascii() and head[-1].islower()))  # "U.S." and "A." stay whole
+            ):
+                out += ((head, start), (last, start + len(head)))
+                continue
+            out += ((token, start + offset) for token, offset in self._span(span))
+        return out
+
+
+@cache
+def _tokenizer() -> SpanTokenizer:
+    return SpanTokenizer()
 
 
 def _is_punct(text: str) -> bool:
@@ -55,9 +104,9 @@ class TextView:
 
     __slots__ = ("text", "_tokens", "_words", "_lines", "_counts")
 
-    def __init__(self, text: str, doc=None) -> None:
+    def __init__(self, text: str) -> None:
         self.text = text
-        self._tokens: list[tuple[str, int]] | None = None if doc is None else [(t.text, t.idx) for t in doc]
+        self._tokens: list[tuple[str, int]] | None = None
         self._words: list[str] | None = None
         self._lines: list[str] | None = None
         self._counts: Counter[str] | None = None
@@ -71,16 +120,16 @@ class TextView:
 
     @property
     def tokens(self) -> list[tuple[str, int]]:
-        """(text, character offset) of every token, whitespace tokens included."""
+        """(text, character offset) of every word token."""
         if self._tokens is None:
-            self._tokens = [(t.text, t.idx) for t in _tokenizer()(self.text)]
+            self._tokens = _tokenizer()(self.text)
         return self._tokens
 
     @property
     def words(self) -> list[str]:
         """Word tokens, whitespace dropped: what DataTrove's ``split_into_words`` returns."""
         if self._words is None:
-            self._words = [w for w in (t.strip() for t, _ in self.tokens) if w]
+            self._words = [t for t, _ in self.tokens]
         return self._words
 
     @property
@@ -95,7 +144,7 @@ class TextView:
         tokens = self.tokens
         lo = bisect.bisect_left(tokens, start, key=lambda t: t[1])
         hi = bisect.bisect_left(tokens, end, lo=lo, key=lambda t: t[1])
-        return [w for w in (t.strip() for t, _ in tokens[lo:hi]) if w]
+        return [t for t, _ in tokens[lo:hi]]
 
 
 def count_sentences(tokens: list[str]) -> int:
@@ -115,9 +164,8 @@ def count_sentences(tokens: list[str]) -> int:
 
 
 def views(texts: list[str]) -> list[TextView]:
-    """Views of many documents, tokenised in one batched pass."""
-    docs = _tokenizer().pipe(texts, batch_size=256)
-    return [TextView(text, doc) for text, doc in zip(texts, docs, strict=True)]
+    """Views of many documents, each tokenised once, on first use."""
+    return [TextView(text) for text in texts]
 
 
 # -- rules ----------------------------------------------------------------------------------------
@@ -443,7 +491,29 @@ class FineWebQuality:
         return None
 
 
-DEFAULT_RULES = (GopherQuality(), GopherRepetition(), C4Quality(), FineWebQuality())
+RULE_TYPES = {rule.name: rule for rule in (GopherQuality, GopherRepetition, C4Quality, FineWebQuality)}
+DEFAULT_RULES = tuple(rule() for rule in RULE_TYPES.values())
+
+
+@lru_cache(maxsize=32)
+def configured_rules(overrides: str = "{}") -> tuple:
+    """The rule set with DataTrove's defaults changed by JSON ``{"<rule>": {"<parameter>": value}}``;
+    ``{"<rule>": false}`` turns a rule off. This is how the ``l1_rules`` dbt var reaches the rules."""
+    changes = json.loads(overrides or "{}")
+    if not isinstance(changes, dict) or set(changes) - set(RULE_TYPES):
+        raise ValueError(
+            f"l1_rules names unknown rules {sorted(set(changes) - set(RULE_TYPES))}; known: {sorted(RULE_TYPES)}"
+        )
+    rules = []
+    for name, rule in RULE_TYPES.items():
+        change = changes.get(name, {})
+        if change is False:
+            continue
+        try:
+            rules.append(rule(**{k: tuple(map(tuple, v)) if isinstance(v, list) else v for k, v in change.items()}))
+        except TypeError as exc:
+            raise ValueError(f"l1_rules.{name}: {exc}") from exc
+    return tuple(rules)
 
 
 def flags(view: TextView, rules: Iterable = DEFAULT_RULES) -> list[str]:
@@ -451,6 +521,8 @@ def flags(view: TextView, rules: Iterable = DEFAULT_RULES) -> list[str]:
     return [f"{rule.name}:{reason}" for rule in rules if (reason := rule.filter(view)) is not None]
 
 
-def flag_texts(texts: list[str], rules: Iterable = DEFAULT_RULES) -> list[list[str]]:
-    """:func:`flags` for a batch of texts, tokenised together."""
-    return [flags(view, rules) for view in views(texts)]
+def flag_texts(texts: list[str], overrides: list[str] | None = None) -> list[list[str]]:
+    """:func:`flags` for a batch of texts, tokenised together; ``overrides`` holds each text's
+    :func:`configured_rules` JSON (one value in practice: a SQL constant)."""
+    rule_sets = [configured_rules(o) for o in overrides] if overrides else [DEFAULT_RULES] * len(texts)
+    return [flags(TextView(text), rules) for text, rules in zip(texts, rule_sets, strict=True)]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import duckdb
 import pyarrow as pa
 
-from udfs import extract, facts, heuristics, identity, langid, repairs
+from udfs import dedup, extract, facts, heuristics, identity, langid, repairs
+from udfs.scorers import sql as scorers
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Udf:
     params: tuple[str, ...]
     returns: str
     arrow_type: pa.DataType
-    batch: bool = False  # ``fn`` takes the whole column (a list) and returns a list: for batched tokenisers
+    batch: bool = False  # ``fn`` takes whole columns (lists) and returns a list: for batched tokenisers
 
 
 def _struct(**fields: pa.DataType) -> pa.DataType:
@@ -29,14 +30,18 @@ def _struct(**fields: pa.DataType) -> pa.DataType:
 
 
 _FACT = _struct(question=pa.string(), answer=pa.string(), evidence=pa.string())
+_SCORE = _struct(status=pa.string(), score=pa.float64(), label=pa.string(), raw=pa.string(), error=pa.string())
+_SCORE_SQL = "STRUCT(status VARCHAR, score DOUBLE, label VARCHAR, raw VARCHAR, error VARCHAR)"
+_SCORER = _struct(name=pa.string(), model=pa.string(), prompt_version=pa.string())
+_SCORER_SQL = "STRUCT(name VARCHAR, model VARCHAR, prompt_version VARCHAR)"
 
 UDFS: tuple[Udf, ...] = (
     Udf(
         "th_extract",
-        lambda content, ctype: dict(zip(("text", "title"), extract.extract(content, ctype), strict=True)),
+        lambda content, ctype: asdict(extract.extract(content, ctype)),
         ("VARCHAR", "VARCHAR"),
-        "STRUCT(text VARCHAR, title VARCHAR)",
-        _struct(text=pa.large_string(), title=pa.string()),
+        "STRUCT(text VARCHAR, title VARCHAR, language_hint VARCHAR, error VARCHAR)",
+        _struct(text=pa.large_string(), title=pa.string(), language_hint=pa.string(), error=pa.string()),
     ),
     Udf(
         "th_language",
@@ -46,7 +51,26 @@ UDFS: tuple[Udf, ...] = (
         _struct(language=pa.string(), score=pa.float64()),
     ),
     Udf("th_content_hash", identity.content_hash, ("VARCHAR",), "VARCHAR", pa.string()),
-    Udf("th_quality_flags", heuristics.flag_texts, ("VARCHAR",), "VARCHAR[]", pa.list_(pa.string()), batch=True),
+    Udf(
+        "th_quality_flags",
+        heuristics.flag_texts,
+        ("VARCHAR", "VARCHAR"),
+        "VARCHAR[]",
+        pa.list_(pa.string()),
+        batch=True,
+    ),
+    Udf("th_minhash", dedup.signature_texts, ("VARCHAR",), "BLOB", pa.binary(), batch=True),
+    Udf("th_scorer_id", scorers.scorer_ids, ("VARCHAR",), _SCORER_SQL, _SCORER, batch=True),
+    Udf("th_judge", scorers.judge_texts, ("VARCHAR", "VARCHAR", "BIGINT"), _SCORE_SQL, _SCORE, batch=True),
+    Udf(
+        "th_distill",
+        scorers.distill_lists,
+        ("VARCHAR[]", "VARCHAR[]", "VARCHAR"),
+        _SCORER_SQL,
+        _SCORER,
+        batch=True,
+    ),
+    Udf("th_classify", scorers.classify_texts, ("VARCHAR", "VARCHAR"), _SCORE_SQL, _SCORE, batch=True),
     Udf("th_repair", repairs.repair, ("VARCHAR",), "VARCHAR", pa.large_string()),
     Udf("th_edit_ratio", repairs.edit_ratio, ("VARCHAR", "VARCHAR"), "DOUBLE", pa.float64()),
     Udf(
@@ -72,11 +96,11 @@ def _vectorised(udf: Udf) -> Callable[..., pa.Array]:
     """Apply ``udf.fn`` to each row of whole Arrow batches; NULL in, NULL out."""
 
     def run(*columns: pa.ChunkedArray) -> pa.Array:
+        rows = list(zip(*(c.to_pylist() for c in columns), strict=True))
         if udf.batch:
-            values = columns[0].to_pylist()
-            done = iter(udf.fn([v for v in values if v is not None]))
-            return pa.array([None if v is None else next(done) for v in values], type=udf.arrow_type)
-        rows = zip(*(c.to_pylist() for c in columns), strict=True)
+            present = [row for row in rows if not any(v is None for v in row)]
+            done = iter(udf.fn(*map(list, zip(*present, strict=True))) if present else [])
+            return pa.array([None if any(v is None for v in row) else next(done) for row in rows], type=udf.arrow_type)
         return pa.array([None if any(v is None for v in row) else udf.fn(*row) for row in rows], type=udf.arrow_type)
 
     # DuckDB reads the arity off the signature, so *args will not do.
@@ -89,5 +113,8 @@ def register(con: duckdb.DuckDBPyConnection) -> list[str]:
     for udf in UDFS:
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(udf.name)
-        con.create_function(udf.name, _vectorised(udf), list(udf.params), udf.returns, type="arrow", side_effects=False)
+        con.create_function(
+            udf.name, _vectorised(udf), list(udf.params), udf.returns,
+            type="arrow", side_effects=False, null_handling="special",  # NULL in, NULL out: _vectorised
+        )  # fmt: skip
     return [u.name for u in UDFS]

@@ -68,7 +68,10 @@ class Build:
         tests: dict[str, str] = {}
         for node, info in statuses.items():
             if info["type"] == "model":
-                self.models.setdefault(node, {"model": node, "status": info["status"]})["dbt_status"] = info["status"]
+                entry = self.models.setdefault(node, {"model": node, "status": info["status"]})
+                entry["dbt_status"] = info["status"]
+                if info["status"] == "error":
+                    entry["error"] = info.get("message")
             else:
                 tests[node] = info["status"]
         if tests:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,14 @@ from dbt_common.exceptions import DbtRuntimeError
 from duckdb import DuckDBPyConnection
 
 from expectations.gate import GateFailed
+from udfs.dedup import MinHashConfig
 from udfs.registry import register as register_udfs
 from warehouse.builds import Build, build_tag, git_revision, next_build_id
 from warehouse.catalog import open_catalog
 from warehouse.config import load_settings
 from warehouse.duck import load_extensions
 from warehouse.fingerprint import inputs_seen, is_current
+from warehouse.fuzzy import deduplicate, mark_near_duplicates
 from warehouse.publish import publish, scan_sql, skip_unchanged
 from warehouse.query import register_table, register_tables
 from warehouse.tables import init_warehouse, resolve_name
@@ -41,6 +44,7 @@ class Plugin(BasePlugin):
         init_warehouse(self.catalog)
         self.project_dir = Path(plugin_config.get("project_dir") or ".").resolve()
         self.conn: DuckDBPyConnection | None = None
+        self.operators: dict[str, dict[str, Any]] = {}  # per table, until its publish records them
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         load_extensions(conn)
@@ -86,6 +90,9 @@ class Plugin(BasePlugin):
         if target_config.location.format == "tierhouse-skip":
             build.record(skip_unchanged(self.catalog, tdef, tag))
             return
+        if target_config.location.format == "tierhouse-fuzzy-dedup":
+            self._fuzzy_dedup(str(target_config.relation), tdef.name, MinHashConfig(**dict(config["fuzzy_dedup"])))
+            return
         cursor = self.conn.cursor()
         try:
             result = publish(
@@ -104,8 +111,28 @@ class Plugin(BasePlugin):
             raise DbtRuntimeError(str(failed)) from failed
         finally:
             cursor.close()
+        result.operators = self.operators.pop(tdef.name, {})
         build.record(result)
         register_table(self.conn, self.catalog, tdef)
+
+    def _fuzzy_dedup(self, staging: str, target: str, config: MinHashConfig) -> None:
+        """Mark the staged rows' near-duplicates (warehouse/fuzzy.py): documents no other rule
+        rejected are clustered, and all but each cluster's earliest ingested are rejected."""
+        cursor = self.conn.cursor()
+        relation = "tierhouse_staging.fuzzy_input"
+        try:
+            cursor.execute(
+                f"""CREATE OR REPLACE VIEW {relation} AS
+                SELECT s.doc_id, s.content_hash, s.text, l0.ingested_at, s.kept AS eligible
+                FROM {staging} s JOIN tiers.l0_raw l0 USING (doc_id)"""
+            )
+            _, stats = deduplicate(
+                cursor, self.catalog, relation, config, apply=lambda found: mark_near_duplicates(cursor, staging, found)
+            )
+            cursor.execute(f"DROP VIEW {relation}")
+        finally:
+            cursor.close()
+        self.operators[target] = {"fuzzy_dedup": {"config": config.key, "threshold": config.threshold, **asdict(stats)}}
 
     def _register_previous(self, target: str, inputs: list[str], code: str) -> None:
         """Views ``tierhouse_prev.<input>``: each input as the model last consumed it (empty if never,

@@ -42,14 +42,18 @@ class ModelResult:
     total_rows: int = 0
     gate: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    operators: dict[str, Any] = field(default_factory=dict)  # what Python operators did to the staged rows
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+_KEYS = {"tiers.l4_knowledge": "qa_id", "ops.scores": "score_id"}
+
+
 def key_column(tdef: TableDef) -> str:
-    """The column that identifies a row of the tier."""
-    return "qa_id" if tdef.name == "tiers.l4_knowledge" else "doc_id"
+    """The column that identifies a row of the table a model writes."""
+    return _KEYS.get(tdef.name, "doc_id")
 
 
 def scan_sql(table: Table, snapshot_id: int | None = None) -> str:
@@ -102,9 +106,8 @@ def table_metrics(
     key = key_column(tdef)
     rows, distinct = con.execute(f"SELECT count(*), count(DISTINCT {key}) FROM {scan_sql(table, audit)}").fetchone()
     before = con.execute(f"SELECT count(*) FROM {scan_sql(table, main)}").fetchone()[0]
-    orphans = con.execute(
-        f"SELECT count(*) FROM {scan_sql(table, audit)} t WHERE t.doc_id NOT IN (SELECT doc_id FROM {l0})"
-    ).fetchone()[0]
+    lineage = f"SELECT count(*) FROM {scan_sql(table, audit)} t WHERE t.doc_id NOT IN (SELECT doc_id FROM {l0})"
+    orphans = con.execute(lineage).fetchone()[0] if "doc_id" in tdef.schema.names else 0  # a cache keyed by text
     return {
         "row_count": rows,
         "previous_row_count": before,

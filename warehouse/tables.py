@@ -72,14 +72,19 @@ L1_CLEAN = TableDef(
             _req("content_hash", pa.string()),
             _req("text", pa.large_string()),
             _opt("title", pa.string()),
+            _opt("language_hint", pa.string()),
+            _opt("extraction_error", pa.string()),
+            _opt("extractor", pa.string()),
             _opt("language", pa.string()),
             _opt("language_score", pa.float64()),
             _opt("n_chars", pa.int64()),
             _opt("n_words", pa.int64()),
+            _opt("quality_rules", pa.string()),
             _opt("quality_flags", pa.list_(pa.string())),
             _opt("kept", pa.bool_()),
             _opt("reject_reasons", pa.list_(pa.string())),
             _opt("dup_cluster", pa.string()),
+            _opt("near_dup_cluster", pa.string()),
         ]
     ),
     ("source",),
@@ -96,6 +101,7 @@ L2_SELECTED = TableDef(
             _opt("language", pa.string()),
             _opt("quality_score", pa.float64()),
             _opt("edu_score", pa.float64()),
+            _opt("edu_scored_by", pa.string()),
             _opt("domain", pa.string()),
         ]
     ),
@@ -165,6 +171,7 @@ SCORES = TableDef(
     "ops.scores",
     pa.schema(
         [
+            _req("score_id", pa.string()),
             _req("content_hash", pa.string()),
             _req("scorer", pa.string()),
             _req("model", pa.string()),
@@ -174,11 +181,42 @@ SCORES = TableDef(
             _opt("raw", pa.string()),
             _req("status", pa.string()),
             _opt("error", pa.string()),
+            _opt("attempts", pa.int64()),
             _req("scored_at", TS),
         ]
     ),
     ("scorer",),
     "Each (content_hash, scorer, model, prompt_version) is scored once, ever.",
+)
+
+MINHASH = TableDef(
+    "ops.minhash",
+    pa.schema(
+        [
+            _req("config", pa.string()),
+            _req("content_hash", pa.string()),
+            _req("signature", pa.binary()),
+            _req("bands", pa.list_(pa.int64())),
+            _req("signed_at", TS),
+        ]
+    ),
+    ("config",),
+    "MinHash signature and LSH band keys of each distinct text, computed once per configuration.",
+)
+
+MINHASH_EDGES = TableDef(
+    "ops.minhash_edges",
+    pa.schema(
+        [
+            _req("config", pa.string()),
+            _req("a", pa.string()),
+            _req("b", pa.string()),
+            _req("similarity", pa.float64()),
+            _req("found_at", TS),
+        ]
+    ),
+    ("config",),
+    "Every LSH candidate pair of texts (a < b) with its estimated Jaccard; clusters are built from these.",
 )
 
 BUILDS = TableDef(
@@ -222,6 +260,8 @@ ALL_TABLES: tuple[TableDef, ...] = (
     L4_KNOWLEDGE,
     QUARANTINE,
     SCORES,
+    MINHASH,
+    MINHASH_EDGES,
     BUILDS,
     EXPORTS,
 )

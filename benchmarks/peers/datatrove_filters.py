@@ -10,6 +10,7 @@ every disagreement with tierhouse can be explained. The last line holds seconds 
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 
@@ -55,7 +56,7 @@ def main(source: str, target: str) -> None:
             row["n_words"] = len(words)
             row["n_sentences"] = len(split_into_sentences(record["text"]))
             out.write(json.dumps(row) + "\n")
-        out.write(json.dumps({"seconds": seconds}) + "\n")
+        out.write(json.dumps({"seconds": seconds, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}) + "\n")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,11 @@
       'build_id': var('build_id', none),
       'l1_min_chars': var('l1_min_chars'), 'l1_max_chars': var('l1_max_chars'),
       'l1_min_words': var('l1_min_words'), 'l1_min_language_score': var('l1_min_language_score'),
+      'l1_rules': var('l1_rules'), 'l1_fuzzy_dedup': var('l1_fuzzy_dedup'),
       'l2_languages': var('l2_languages'), 'l2_min_quality': var('l2_min_quality'),
+      'llm': var('llm'), 'l2_judges': var('l2_judges'), 'l2_llm_sample': var('l2_llm_sample'),
+      'l2_max_llm_calls': var('l2_max_llm_calls'), 'l2_min_edu_score': var('l2_min_edu_score'),
+      'l2_distill_min_labels': var('l2_distill_min_labels'),
       'l2_reads_l1_at': var('l2_reads_l1_at', none),
       'l3_min_edit_ratio': var('l3_min_edit_ratio'), 'l4_facts_per_doc': var('l4_facts_per_doc'),
       'gate_min_rows': var('gate_min_rows'), 'gate_max_row_drop': var('gate_max_row_drop'),
@@ -70,17 +74,19 @@
   {%- set sql = tierhouse_time_travel(sql) -%}
   {%- set target_table = this.schema ~ '.' ~ this.identifier -%}
   {%- set inputs = tierhouse_inputs(model) -%}
-  {%- set code = local_md5(sql ~ tojson(tierhouse_gate_vars())) -%}
+  {%- set fuzzy = config.get('fuzzy_dedup') -%}
+  {%- set code = local_md5(sql ~ tojson(tierhouse_gate_vars()) ~ tojson(fuzzy)) -%}
   {%- set staging = api.Relation.create(database=this.database, schema='tierhouse_staging',
                                          identifier=this.identifier, type='table') -%}
   {%- set settings = {'strategy': strategy, 'gate': tierhouse_gate_vars(), 'vars': tierhouse_build_vars(),
-                      'inputs': inputs, 'code': code} -%}
+                      'inputs': inputs, 'code': code, 'fuzzy_dedup': fuzzy} -%}
   {{ run_hooks(pre_hooks) }}
   {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-prepare', settings) %}
   {%- set probe -%}
     select tierhouse_unchanged('{{ target_table }}', '{{ inputs | join(",") }}', '{{ code }}')
   {%- endset -%}
-  {%- if not flags.FULL_REFRESH and run_query(probe).columns[0].values()[0] -%}
+  {#- config(always_run=true): the model itself decides what is left to do (ops.scores retries failures) -#}
+  {%- if not flags.FULL_REFRESH and not config.get('always_run') and run_query(probe).columns[0].values()[0] -%}
     {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-skip', settings) %}
     {% call statement('main') -%} select 'unchanged' as status {%- endcall %}
   {%- else -%}
@@ -92,6 +98,10 @@
     {%- endcall %}
     {#- the plugin reads the staging table through its own cursor: make it visible first -#}
     {% do adapter.commit() %}
+    {#- config(fuzzy_dedup={...}): MinHash-LSH marks near-duplicates among the staged rows kept so far -#}
+    {% if fuzzy %}
+      {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-fuzzy-dedup', settings) %}
+    {% endif %}
     {% do adapter.store_relation('tierhouse', staging, [], target_table, 'iceberg', settings) %}
     {% call statement('drop_staging') -%}
       drop table if exists {{ staging }}
@@ -114,7 +124,8 @@
   {% if execute and flags.WHICH in ('build', 'run') %}
     {% set statuses = {} %}
     {% for r in results %}
-      {% do statuses.update({r.node.name: {'status': r.status | string, 'type': r.node.resource_type | string}}) %}
+      {% do statuses.update({r.node.name: {'status': r.status | string, 'type': r.node.resource_type | string,
+                                           'message': r.message | string}}) %}
     {% endfor %}
     {% do adapter.store_relation('tierhouse', none, [], 'ops.builds', 'tierhouse-build-end',
           {'statuses': statuses, 'vars': tierhouse_build_vars()}) %}

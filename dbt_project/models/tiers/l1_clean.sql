@@ -1,13 +1,18 @@
 {#-
-  L1 clean: extracted text, language, heuristic rule verdicts and exact-duplicate clusters.
-  Every L0 document has a row; rejected ones keep kept = false and their reject_reasons.
-  quality_flags holds the Gopher, C4 and FineWeb verdicts (udfs/heuristics.py, with DataTrove's
-  definitions and defaults) for English documents, the language those rules are defined for;
-  each one is also a reject reason.
-  Extraction and language ID run only for documents L1 has not seen; the rules re-run on
-  every build from the stored measurements, so changing a threshold var re-decides old rows.
+  L1 clean: extracted text, language, heuristic rule verdicts, exact and near-duplicate clusters.
+  Every L0 document has a row; rejected ones keep kept = false and every reason in reject_reasons,
+  so `select unnest(reject_reasons), count(*) ... group by 1` shows what each rule removed.
+  - Extraction (Resiliparse) and language ID run only for documents L1 has not seen.
+  - quality_flags holds the Gopher, C4 and FineWeb verdicts (udfs/heuristics.py, DataTrove's
+    definitions; var l1_rules overrides its defaults) for English documents, the language those
+    rules are defined for. They are computed again only when l1_rules changes.
+  - The length, language and exact-duplicate rules re-apply every build from stored measurements,
+    so changing one of their vars re-decides old rows.
+  - Near-duplicates: after this query, the fuzzy_dedup operator (warehouse/fuzzy.py) clusters the
+    rows still kept with MinHash-LSH (var l1_fuzzy_dedup), sets near_dup_cluster to each cluster's
+    earliest-ingested document and rejects the others as near_duplicate.
 -#}
-{{ config(strategy='incremental') }}
+{{ config(strategy='incremental', fuzzy_dedup=var('l1_fuzzy_dedup')) }}
 
 with l0 as (
     select doc_id, source, uri, content_type, content, ingested_at
@@ -15,8 +20,8 @@ with l0 as (
 ),
 
 previous as (
-    -- rows measured by this version of the model (older rows lack quality_flags: measure again)
-    select * from {{ this }} where quality_flags is not null
+    -- rows this extractor measured (older rows are extracted again)
+    select * from {{ this }} where extractor = 'resiliparse'
 ),
 
 extracted as materialized (
@@ -27,25 +32,42 @@ extracted as materialized (
 
 fresh as materialized (
     select
-        doc_id, source, uri, x.text as text, x.title as title,
+        doc_id, source, uri, x.text as text, x.title as title, x.language_hint as language_hint,
+        x.error as extraction_error,
         th_content_hash(x.text) as content_hash,
         th_language(x.text) as lang
     from extracted
 ),
 
 measured as (
-    select doc_id, source, uri, content_hash, text, title, language, language_score, n_chars, n_words, quality_flags
+    select
+        doc_id, source, uri, content_hash, text, title, language_hint, extraction_error,
+        language, language_score, n_chars, n_words, quality_rules, quality_flags
     from previous
     where doc_id in (select doc_id from l0)
     union all by name
     select
-        doc_id, source, uri, content_hash, text, title,
+        doc_id, source, uri, content_hash, text, title, language_hint, extraction_error,
         lang.language as language,
         lang.score as language_score,
         length(text) as n_chars,
         case when trim(text) = '' then 0 else len(string_split_regex(trim(text), '\s+')) end as n_words,
-        case when lang.language = 'en' then th_quality_flags(text) else [] end as quality_flags
+        cast(null as varchar) as quality_rules,
+        cast(null as varchar[]) as quality_flags
     from fresh
+),
+
+flagged as (
+    select
+        * replace (
+            case
+                when language <> 'en' then []
+                when quality_rules = {{ l1_rules_literal() }} then quality_flags
+                else th_quality_flags(text, {{ l1_rules_literal() }})
+            end as quality_flags,
+            {{ l1_rules_literal() }} as quality_rules
+        )
+    from measured
 ),
 
 ranked as (
@@ -54,7 +76,7 @@ ranked as (
         row_number() over same_text as copy_number,
         first_value(m.doc_id) over same_text as first_copy,
         count(*) over (partition by m.content_hash) as copies
-    from measured m
+    from flagged m
     join l0 using (doc_id)
     window same_text as (partition by m.content_hash order by l0.ingested_at, m.doc_id)
 ),
@@ -63,19 +85,23 @@ ruled as (
     select
         *,
         list_filter([
+            case when extraction_error is not null then 'extraction_failed' end,
             case when n_chars < {{ var('l1_min_chars') }} then 'too_short' end,
             case when n_chars > {{ var('l1_max_chars') }} then 'too_long' end,
             case when n_words < {{ var('l1_min_words') }} then 'too_few_words' end,
-            case when language_score < {{ var('l1_min_language_score') }} then 'language_uncertain' end,
+            case when language_score < {{ language_threshold('language') }} then 'language_uncertain' end,
             case when copy_number > 1 then 'exact_duplicate' end
         ], lambda r: r is not null) || quality_flags as reject_reasons
     from ranked
 )
 
 select
-    doc_id, source, uri, content_hash, text, title, language, language_score, n_chars, n_words,
-    quality_flags,
+    doc_id, source, uri, content_hash, text, title, language_hint, extraction_error,
+    'resiliparse' as extractor,
+    language, language_score, n_chars, n_words,
+    quality_rules, quality_flags,
     len(reject_reasons) = 0 as kept,
     reject_reasons,
-    case when copies > 1 then first_copy end as dup_cluster
+    case when copies > 1 then first_copy end as dup_cluster,
+    cast(null as varchar) as near_dup_cluster
 from ruled

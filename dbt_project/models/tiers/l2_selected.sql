@@ -1,8 +1,9 @@
 {#-
-  L2 selected: kept L1 documents in an allowed language whose quality score clears the bar.
-  The score is a transparent text heuristic (length and share of letters) until the scorer
-  issue brings model scores from ops.scores. A score is computed once per text: rows whose
-  L1 text is unchanged carry their previous score, and the thresholds re-apply every build.
+  L2 selected: kept L1 documents in an allowed language whose scores clear the bars (vars).
+  - quality_score: a transparent text heuristic (length and share of letters), computed once per text;
+  - edu_score (0-5) and domain: from ops.scores, the LLM judge's own answer where it gave one, else
+    the answer of the classifier distilled from its labels; edu_scored_by says which.
+  The thresholds re-apply every build.
   --vars '{l2_reads_l1_at: build-3}' rebuilds L2 (and what follows) from L1 as it was at build 3.
 -#}
 {{ config(strategy='incremental') }}
@@ -28,14 +29,43 @@ scored as (
         )) as quality_score
     from kept k
     left join previous_scores p using (doc_id, content_hash)
+),
+
+judges as (
+    {%- for prompt in var('l2_judges') %}
+    select '{{ prompt }}' as judge, th_scorer_id({{ judge_config(prompt) }}) as id
+    {{- '\n    union all' if not loop.last }}
+    {%- endfor %}
+),
+
+candidate_scores as (
+    select
+        s.content_hash, j.judge, s.score, s.label, concat_ws(':', s.scorer, s.model, s.prompt_version) as scored_by,
+        -- the judge's own answer first, then its distilled classifier's
+        row_number() over (partition by s.content_hash, j.judge order by s.scorer = j.id.name desc) as preference
+    from {{ ref('scores') }} s
+    join judges j
+      on s.prompt_version = j.id.prompt_version
+     and ((s.scorer = j.id.name and s.model = j.id.model) or s.scorer = j.id.name || '-distilled')
+    where s.status = 'ok'
+),
+
+model_scores as (
+    select
+        content_hash,
+        max(score) filter (where judge = 'edu') as edu_score,
+        max(scored_by) filter (where judge = 'edu') as edu_scored_by,
+        max(label) filter (where judge = 'domain') as domain
+    from candidate_scores
+    where preference = 1
+    group by content_hash
 )
 
 select
     doc_id, source, uri, content_hash, text, language, quality_score,
-    cast(null as double) as edu_score,
-    cast(null as varchar) as domain
+    m.edu_score, m.edu_scored_by, m.domain
 from scored
-where language in (
-    {%- for lang in var('l2_languages') %}'{{ lang }}'{{ ',' if not loop.last }}{% endfor -%}
-)
+left join model_scores m using (content_hash)
+where language in ({{ l2_language_list() }})
   and quality_score >= {{ var('l2_min_quality') }}
+  and coalesce(m.edu_score, 0) >= {{ var('l2_min_edu_score') }}

@@ -1,0 +1,131 @@
+"""HTML main-text extraction: Resiliparse (what L1 uses) against trafilatura, on the bundled handbook pages.
+
+    .venv/bin/pip install -e '.[bench]'     # trafilatura, for this comparison only
+    .venv/bin/python benchmarks/extract.py [--every 3]
+
+The handbook marks its own structure, which gives a reference without hand labelling: the body
+paragraphs (``<div class="para">``) are the content every extractor should keep, and the
+``<ul class="docnav">`` links (Prev / Next / Home, in 26 languages) and the "Download the ebook"
+banner are boilerplate it should drop. Reported per extractor: pages/s, the share of reference
+paragraphs found verbatim (whitespace-normalised) in the output, and the share of pages whose
+output still carries a navigation line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+_SPACES = re.compile(r"\s+")
+
+
+class _Reference(HTMLParser):
+    """Collect the text of paragraph divs and of navigation lists."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[str] = []
+        self.navigation: list[str] = []
+        self._open: list[tuple[str, str | None]] = []  # (tag, role) of open div/ul elements
+        self._text: dict[str, list[str]] = {"para": [], "nav": []}
+
+    def _role(self, tag: str, attrs: list[tuple[str, str | None]]) -> str | None:
+        classes = (dict(attrs).get("class") or "").split()
+        if tag == "div" and "para" in classes:
+            return "para"
+        if tag == "ul" and "docnav" in classes:
+            return "nav"
+        return None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("div", "ul"):
+            self._open.append((tag, self._role(tag, attrs)))
+        elif tag == "li" and any(role == "nav" for _, role in self._open):
+            self._text["nav"].append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in ("div", "ul") or not self._open:
+            return
+        _, role = self._open.pop()
+        if role == "para":
+            self.paragraphs.append(_SPACES.sub(" ", "".join(self._text["para"])).strip())
+            self._text["para"] = []
+        elif role == "nav":
+            items = "".join(self._text["nav"]).split("\n")
+            self.navigation += [i.strip() for i in items if i.strip()]
+            self._text["nav"] = []
+
+    def handle_data(self, data: str) -> None:
+        for _, role in reversed(self._open):
+            if role:
+                self._text[role].append(data)
+                break
+
+
+def _resiliparse(markup: str) -> str:
+    from udfs.extract import extract_html
+
+    return extract_html(markup).text
+
+
+def _trafilatura(markup: str) -> str:
+    import trafilatura
+
+    return trafilatura.extract(markup, favor_precision=True) or ""
+
+
+EXTRACTORS: dict[str, Callable[[str], str]] = {
+    "resiliparse 2.0.1 (L1)": _resiliparse,
+    "trafilatura 2.3.1": _trafilatura,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--every", type=int, default=3, help="take every Nth page (default 3)")
+    args = parser.parse_args()
+    from warehouse.config import load_settings
+    from warehouse.corpus import prepare
+
+    corpus = {p.source.name: p for p in prepare(load_settings().cache_dir)}
+    pages = sorted(corpus["debian_handbook"].paths[0].rglob("*.html"))[:: args.every]
+    markups = [p.read_text() for p in pages]
+    references = []
+    for markup in markups:
+        ref = _Reference()
+        ref.feed(markup)
+        references.append(ref)
+    megabytes = sum(len(m.encode()) for m in markups) / 1e6
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}; {len(pages):,} pages, {megabytes:.1f} MB")
+    print("| extractor | pages/s | MB/s | body paragraphs kept | pages with navigation left |")
+    print("|---|---|---|---|---|")
+    for name, extract in EXTRACTORS.items():
+        started = time.perf_counter()
+        outputs = [extract(m) for m in markups]
+        seconds = time.perf_counter() - started
+        kept = total = with_nav = 0
+        for output, ref in zip(outputs, references, strict=True):
+            flat = _SPACES.sub(" ", output)
+            lines = {line.strip() for line in output.splitlines()}
+            kept += sum(p in flat for p in ref.paragraphs if p)
+            total += sum(1 for p in ref.paragraphs if p)
+            with_nav += any(item in lines for item in ref.navigation) or "Download the ebook" in lines
+        print(
+            f"| {name} | {len(pages) / seconds:,.0f} | {megabytes / seconds:.1f} | {kept / total:.1%} "
+            f"| {with_nav / len(pages):.1%} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Scorer throughput: the OpenAI backend's batching and concurrency, the CPU judge, the distilled classifier.
+
+    .venv/bin/python benchmarks/scorers.py [--requests 400] [--docs 200]
+
+1. openai backend: the same requests one at a time (concurrency 1) and batched with concurrency
+   32, against a local OpenAI-compatible HTTP server that answers after 50 ms (the latency of a
+   server whose GPU is busy elsewhere; the answer itself costs nothing, so the figure is the
+   client's). Reported as requests/s and the ratio.
+2. llamacpp: SmolLM2-135M-Instruct judging real documents (edu prompt) on this machine's CPU.
+3. distilled classifier: trained on 80% of those LLM labels, scoring the rest: docs/s, Spearman
+   and the share within +-1 of the LLM, and its speed against the LLM's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+LATENCY_S = 0.05
+
+
+class _SlowAnswers(BaseHTTPRequestHandler):
+    """An OpenAI-compatible chat endpoint that answers "3" (with log-probabilities) after LATENCY_S."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(LATENCY_S)
+        top = [{"token": d, "logprob": math.log(p)} for d, p in (("3", 0.6), ("4", 0.3), ("2", 0.1))]
+        body = json.dumps(
+            {
+                "choices": [
+                    {
+                        "message": {"role": "assistant", "content": "3"},
+                        "logprobs": {"content": [{"token": "3", "logprob": math.log(0.6), "top_logprobs": top}]},
+                    }
+                ]
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def bench_openai(n: int) -> None:
+    from udfs.scorers.backends.openai import OpenAIBackend
+    from udfs.scorers.judge import LLMJudge
+    from udfs.scorers.prompts import load_prompt
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowAnswers)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    texts = [f"document {i}" for i in range(n)]
+    prompt = load_prompt("edu", "v1")
+    rates = {}
+    for concurrency in (1, 32):
+        judge = LLMJudge(OpenAIBackend("bench", url, concurrency=concurrency), prompt)
+        count = n if concurrency > 1 else max(20, n // 10)  # one at a time is slow: a tenth suffices
+        started = time.perf_counter()
+        results = judge.score(texts[:count])
+        rates[concurrency] = count / (time.perf_counter() - started)
+        assert all(r.status == "ok" for r in results)
+    server.shutdown()
+    print(f"\n### openai backend, {LATENCY_S * 1000:.0f} ms per request at the server")
+    print("| client | requests/s | vs one at a time |")
+    print("|---|---|---|")
+    for concurrency, rate in rates.items():
+        label = "one request at a time" if concurrency == 1 else f"batched, concurrency {concurrency}"
+        print(f"| {label} | {rate:,.1f} | {rate / rates[1]:.1f}x |")
+
+
+def bench_llamacpp_and_distilled(n: int) -> None:
+    from planted import real_documents
+
+    from udfs.scorers import config as scorer_config
+    from udfs.scorers.classifier import agreement
+    from warehouse.config import load_settings
+    from warehouse.corpus import prepare
+
+    corpus = {p.source.name: p for p in prepare(load_settings().cache_dir)}
+    documents = real_documents(corpus, max_words=3000)
+    step = max(1, len(documents) // n)
+    texts = [t[:2000] for t in documents[::step][:n]]
+    judge = scorer_config.judge(json.dumps({"prompt": "edu", "version": "v1"}))
+    judge.score(texts[:1])  # load the model outside the clock
+    started = time.perf_counter()
+    scores = judge.score(texts)
+    llm_rate = len(texts) / (time.perf_counter() - started)
+    labelled = [(t, s.score) for t, s in zip(texts, scores, strict=True) if s.status == "ok"]
+    report = agreement(judge.id, [t for t, _ in labelled], [s for _, s in labelled])
+    print(f"\n### llamacpp judge and distilled classifier, {len(texts)} real documents (addresses, e-mails)")
+    print("| scorer | docs/s | agreement with held-out LLM labels |")
+    print("|---|---|---|")
+    print(f"| llamacpp {judge.id.model}, edu v1 | {llm_rate:.2f} | (the labels; {len(labelled)} of {len(texts)} ok) |")
+    print(
+        f"| distilled (hashed n-grams, ridge), {report.n_train} train / {report.n_test} held out | "
+        f"{report.docs_per_s:,.0f} | Spearman {report.spearman:.2f}, within +-1 {report.within_one:.0%} |"
+    )
+    print(f"classifier vs LLM speed: {report.docs_per_s / llm_rate:,.0f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--docs", type=int, default=200)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "tests"))
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}")
+    bench_openai(args.requests)
+    bench_llamacpp_and_distilled(args.docs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+{#- The allowed L2 languages as a SQL list: 'en', 'de', ... -#}
+{% macro l2_language_list() -%}
+  {%- for lang in var('l2_languages') %}'{{ lang }}'{{ ',' if not loop.last }}{% endfor -%}
+{%- endmacro %}
+
+{#- A judge's configuration as a SQL string literal: the prompt, its version and the llm var. -#}
+{% macro judge_config(prompt) -%}
+  '{{ tojson({'prompt': prompt, 'version': var('l2_judges')[prompt], 'llm': var('llm'),
+              'min_labels': var('l2_distill_min_labels')}) | replace("'", "''") }}'
+{%- endmacro %}
+
+{#- Rows of `relation` that belong to the scorer whose id (a struct) is `id`. -#}
+{% macro by_scorer(relation, id) -%}
+  {{ relation }}.scorer = {{ id }}.name and {{ relation }}.model = {{ id }}.model
+  and {{ relation }}.prompt_version = {{ id }}.prompt_version
+{%- endmacro %}

@@ -1,0 +1,141 @@
+"""The L1 operators inside `dbt build`: near-duplicates, extraction failures, language hints and the rule vars."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+from conftest import query
+from planted import jaccard, shingle_set
+
+from warehouse.build import run_build
+from warehouse.ingest import ingest
+
+
+def _speeches(corpus, n: int) -> list[dict]:
+    # recent addresses, which pass every rule (the 2021 one, a single line, fails C4 and FineWeb)
+    paths = sorted(corpus["sotu"].paths[0].glob("*.json"))[-n - 1 : -1]
+    return [{"text": json.loads(p.read_text())["text"], "origin": p.name} for p in paths]
+
+
+def _jsonl(path: Path, docs: list[dict]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+    return path
+
+
+def _near_copy(text: str) -> str:
+    """The same address with every 60th word changed (Jaccard of 5-word shingles about 0.85)."""
+    words = text.split(" ")
+    return " ".join("changed" if i % 60 == 30 else w for i, w in enumerate(words))
+
+
+def _build(settings, variables: str | None = None):
+    return run_build(settings, quiet=True, variables=variables)
+
+
+def test_corpus_build_rejects_near_duplicates_and_keeps_the_earliest(corpus_lake):
+    settings, outcome = corpus_lake
+    l1 = "tiers.l1_clean FOR VERSION AS OF 'build-1'"
+    stats = outcome.record["models"]["l1_clean"]["operators"]["fuzzy_dedup"]
+    assert stats["signed"] > 1000 and stats["near_duplicates"] > 0
+    marked = query(settings, f"SELECT count(*) FROM {l1} WHERE list_contains(reject_reasons, 'near_duplicate')")
+    assert marked == [(stats["near_duplicates"],)]
+    # every cluster keeps exactly one document: its earliest ingested (ties: smallest doc_id)
+    clusters = query(
+        settings,
+        f"""SELECT c.near_dup_cluster, count(*) FILTER (WHERE c.kept),
+                   bool_and(c.near_dup_cluster = first.doc_id), count(*)
+            FROM {l1} c JOIN tiers.l0_raw l0 USING (doc_id)
+            JOIN (SELECT near_dup_cluster, arg_min(doc_id, (ingested_at, doc_id)) AS doc_id
+                  FROM {l1} JOIN tiers.l0_raw USING (doc_id) WHERE near_dup_cluster IS NOT NULL GROUP BY 1) first
+              USING (near_dup_cluster)
+            GROUP BY 1""",
+    )
+    assert len(clusters) == stats["clusters"] and all(size >= 2 for *_, size in clusters)
+    assert all(kept == 1 and earliest for _, kept, earliest, _ in clusters)
+    assert query(settings, "SELECT count(DISTINCT content_hash) FROM ops.minhash") == [(stats["signed"],)]
+
+
+def test_near_duplicate_ingested_later_is_rejected_signing_only_new_texts(settings, corpus, tmp_path):
+    speeches = _speeches(corpus, 8)
+    ingest([_jsonl(tmp_path / "a.jsonl", speeches)], "sotu", settings=settings)
+    first = _build(settings)
+    assert first.success
+    assert first.record["models"]["l1_clean"]["operators"]["fuzzy_dedup"]["signed"] == 8
+    assert query(settings, "SELECT count(*) FROM tiers.l1_clean WHERE near_dup_cluster IS NOT NULL") == [(0,)]
+    original = query(settings, "SELECT doc_id FROM tiers.l0_raw WHERE extra LIKE ?", [f"%{speeches[2]['origin']}%"])[0][
+        0
+    ]
+
+    copy = [{"text": _near_copy(speeches[2]["text"]), "origin": "copy"}]
+    ingest([_jsonl(tmp_path / "b.jsonl", copy)], "mirror", settings=settings)
+    second = _build(settings)
+    assert second.success
+    stats = second.record["models"]["l1_clean"]["operators"]["fuzzy_dedup"]
+    assert (stats["signed"], stats["clusters"], stats["near_duplicates"]) == (1, 1, 1)
+    rows = query(settings, "SELECT source, kept, reject_reasons, near_dup_cluster FROM tiers.l1_clean "
+                           "WHERE near_dup_cluster IS NOT NULL ORDER BY source")  # fmt: skip
+    assert rows == [("mirror", False, ["near_duplicate"], original), ("sotu", True, [], original)]
+    assert query(settings, "SELECT count(*) FROM ops.minhash") == [(9,)]
+    assert second.record["models"]["l2_selected"]["rows_added"] == 0  # the copy never reaches L2
+
+
+def test_extraction_failures_and_language_hints_are_kept(settings, tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    body = " ".join(["Der Server startet den Dienst neu, wenn die Konfiguration geändert wurde."] * 3)
+    (pages / "de.html").write_text(
+        f'<html lang="de-DE"><head><title>Dienst</title></head><body><p>{body}</p></body></html>'
+    )
+    (pages / "empty.html").write_text("<html><head><script>var a = 1;</script></head><body><nav></nav></body></html>")
+    ingest([pages], "site", settings=settings, fmt="html")
+    assert _build(settings).success
+    rows = dict(
+        (r[0].rsplit("/", 1)[-1], r[1:])
+        for r in query(
+            settings, "SELECT uri, title, language_hint, extraction_error, reject_reasons FROM tiers.l1_clean"
+        )
+    )
+    assert rows["de.html"][:3] == ("Dienst", "de", None)
+    assert rows["empty.html"][2] == "no_main_text" and "extraction_failed" in rows["empty.html"][3]
+
+
+def test_rule_and_language_vars_re_decide_old_rows(settings, corpus, tmp_path):
+    ingest([_jsonl(tmp_path / "a.jsonl", _speeches(corpus, 6))], "sotu", settings=settings)
+    assert _build(settings).success
+    assert query(settings, "SELECT count(*) FROM tiers.l1_clean WHERE kept") == [(6,)]
+
+    strict = _build(settings, "{l1_min_language_score: {default: 0.5, en: 1.01}, l1_rules: {c4_quality: false, "
+                              "gopher_quality: {min_stop_words: 100000}}}")  # fmt: skip
+    assert strict.record["models"]["l1_clean"]["status"] == "published"  # (L2 is left empty: its gate fails)
+    reasons = query(settings, "SELECT list_sort(reject_reasons) FROM tiers.l1_clean FOR VERSION AS OF 'build-2'")
+    assert reasons == [(["gopher_quality:gopher_enough_stop_words", "language_uncertain"],)] * 6
+    # the defaults back: the rules run again and every address is kept
+    assert _build(settings).record["models"]["l1_clean"]["status"] == "published"
+    assert query(settings, "SELECT count(*) FROM tiers.l1_clean WHERE kept") == [(6,)]
+
+
+def test_unknown_rule_in_l1_rules_fails_the_build_with_its_name(settings, corpus, tmp_path):
+    ingest([_jsonl(tmp_path / "a.jsonl", _speeches(corpus, 2))], "sotu", settings=settings)
+    outcome = _build(settings, "{l1_rules: {gopher_qualty: {min_stop_words: 3}}}")
+    assert not outcome.success
+    error = outcome.record["models"]["l1_clean"]["error"]
+    assert "gopher_qualty" in error and "gopher_quality" in error  # the unknown name and the known ones
+
+
+@pytest.mark.parametrize("threshold", [0.7, 0.9])
+def test_threshold_var_changes_what_counts_as_near_duplicate(settings, corpus, tmp_path, threshold):
+    speeches = _speeches(corpus, 4)
+    words = speeches[0]["text"].split(" ")
+    variant = " ".join("changed" if i % 40 == 7 else w for i, w in enumerate(words))
+    assert 0.75 < jaccard(shingle_set(speeches[0]["text"]), shingle_set(variant)) < 0.82
+    ingest([_jsonl(tmp_path / "a.jsonl", [*speeches, {"text": variant, "origin": "v"}])], "sotu", settings=settings)
+    fuzzy = {"shingle_size": 5, "bands": 25, "rows": 8, "threshold": threshold, "seed": 1}
+    outcome = _build(settings, json.dumps({"l1_fuzzy_dedup": fuzzy}))
+    assert outcome.success
+    marked = query(
+        settings, "SELECT count(*) FROM tiers.l1_clean WHERE list_contains(reject_reasons, 'near_duplicate')"
+    )
+    assert marked == [(1 if threshold == 0.7 else 0,)]

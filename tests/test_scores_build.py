@@ -1,0 +1,136 @@
+"""ops.scores inside `dbt build`, against llama_cpp.server behind a fault-injecting proxy.
+
+One lake goes through the life of a score cache: a first build under 30% faults, a build that
+retries only the failures, a rebuild that calls nothing, an ingest that scores only new texts,
+and a prompt bump that rescores. Every request the proxy sees is counted.
+"""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+from conftest import query
+from fault_proxy import FAULTS, FaultProxy
+
+from udfs.scorers.prompts import PROMPTS
+from warehouse.build import run_build
+from warehouse.ingest import ingest
+
+PER_STRATUM = 5  # a sample of 10 texts over two strata, judged by each judge
+MIN_LABELS = 8  # enough to distil a classifier from them
+
+
+def _vars(proxy_url: str, **extra) -> str:
+    # one request at a time: llama_cpp.server queues the rest, so their wait would count against the timeout
+    llm = {"backend": "openai", "model": "smollm2-135m-instruct", "base_url": proxy_url, "api_key_env": "TEST_KEY",
+           "concurrency": 1, "timeout_s": 8, "max_attempts": 2, "max_wait_s": 0.5}  # fmt: skip
+    return json.dumps(
+        {
+            "llm": llm,
+            "l2_llm_sample": 2 * PER_STRATUM,
+            "l2_max_llm_calls": 32,
+            "l2_distill_min_labels": MIN_LABELS,
+            **extra,
+        }
+    )
+
+
+def _speeches(corpus, start: int, n: int) -> list[bytes]:
+    paths = sorted(corpus["sotu"].paths[0].glob("*.json"))[start : start + n]
+    texts = [json.loads(p.read_text())["text"] for p in paths]
+    cut = [t[: t.index(". ", 2500) + 1] for t in texts]  # the opening, ending on a sentence
+    return [orjson.dumps({"text": t, "origin": p.name}) + b"\n" for t, p in zip(cut, paths, strict=True)]
+
+
+def _judge_rows(settings, where: str = "true") -> list[tuple]:
+    return query(
+        settings,
+        f"SELECT scorer, status, attempts, error FROM ops.scores WHERE scorer IN ('edu', 'domain') AND {where}",
+    )
+
+
+@pytest.fixture
+def lake(settings, corpus, tmp_path):
+    """Two strata of real addresses (sources a and b), 13 each."""
+    for name, start in (("sotu_a", 150), ("sotu_b", 170)):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_bytes(b"".join(_speeches(corpus, start, 13)))
+        ingest([path], name, settings=settings)
+    return settings
+
+
+def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
+    lake,
+    llm_server,
+    corpus,
+    tmp_path,
+    monkeypatch,  # noqa: F811
+):
+    upstream = llm_server.removesuffix("/v1")
+    monkeypatch.setenv("TEST_KEY", "sk-secret-never-logged")
+    # 1. a first build under 30% faults (timeouts, 500s, junk JSON, resets, 429s) completes; every
+    # judged text has a row, failures included, with the error and never the API key
+    with FaultProxy(upstream, fault_rate=0.3, hang_s=9, seed=5) as proxy:
+        first = run_build(lake, quiet=True, variables=_vars(proxy.url))
+    assert first.success, first.record
+    assert set(proxy.log.outcomes) == {"forwarded", *FAULTS}
+    rows = _judge_rows(lake)
+    assert len(rows) == 2 * 2 * PER_STRATUM  # two judges x two strata x the sample
+    failed = [r for r in rows if r[1] == "failed"]
+    assert failed and all(r[3] and r[2] == 1 and "sk-secret" not in r[3] for r in failed), failed
+    assert {r[1] for r in rows} <= {"ok", "unparsed", "failed"}
+    assert proxy.log.count("forwarded") == len(rows) - len(failed)
+
+    # 2. the next build sends exactly the failed ones again
+    with FaultProxy(upstream) as proxy:
+        second = run_build(lake, quiet=True, variables=_vars(proxy.url))
+    assert second.success and len(proxy.log.outcomes) == len(failed)
+    assert not [r for r in _judge_rows(lake) if r[1] == "failed"]
+    assert sorted(r[2] for r in _judge_rows(lake) if r[2] > 1) == [2] * len(failed)
+
+    # 3. nothing changed: no call at all, and ops.scores keeps its snapshot
+    scores_before = query(lake, "SELECT count(*), sum(hash(score_id, score, label)) FROM ops.scores")
+    with FaultProxy(upstream) as proxy:
+        third = run_build(lake, quiet=True, variables=_vars(proxy.url))
+    assert third.success and proxy.log.outcomes == []
+    assert third.record["models"]["scores"]["status"] == "unchanged"
+    assert query(lake, "SELECT count(*), sum(hash(score_id, score, label)) FROM ops.scores") == scores_before
+
+    # the distilled classifier scored the kept texts the judges did not label, and L2 says who scored what
+    distilled = query(lake, "SELECT count(*) FROM ops.scores WHERE scorer = 'edu-distilled' AND status = 'ok'")[0][0]
+    kept = query(lake, "SELECT count(DISTINCT content_hash) FROM tiers.l1_clean WHERE kept")[0][0]
+    edu_ok = query(lake, "SELECT count(*) FROM ops.scores WHERE scorer = 'edu' AND status = 'ok'")[0][0]
+    assert distilled == kept - edu_ok > 0
+    mislabelled = query(
+        lake,
+        "SELECT count(*) FROM tiers.l2_selected l LEFT JOIN "
+        "(SELECT content_hash FROM ops.scores WHERE scorer = 'edu' AND status = 'ok') j USING (content_hash) "
+        "WHERE l.edu_scored_by IS NULL OR (j.content_hash IS NOT NULL) <> starts_with(l.edu_scored_by, 'edu:')",
+    )
+    assert mislabelled == [(0,)]
+
+    # 4. new texts: the judges see only those of them that enter the sample
+    judged = "SELECT score_id, content_hash FROM ops.scores WHERE scorer IN ('edu', 'domain')"
+    before = set(query(lake, judged))
+    extra = tmp_path / "extra.jsonl"
+    extra.write_bytes(b"".join(_speeches(corpus, 200, 4)))
+    batch = ingest([extra], "sotu_a", settings=lake).ingest_batch
+    with FaultProxy(upstream) as proxy:
+        assert run_build(lake, quiet=True, variables=_vars(proxy.url)).success
+    added = set(query(lake, judged)) - before
+    new_texts = {r[0] for r in query(lake, "SELECT content_hash FROM tiers.l1_clean JOIN tiers.l0_raw USING (doc_id) "
+                                           "WHERE ingest_batch = ?", [batch])}  # fmt: skip
+    assert len(proxy.log.outcomes) == len(added) <= 2 * len(new_texts) and {h for _, h in added} <= new_texts
+
+    # 5. a prompt bump rescores that judge's whole sample, and only that judge's
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "edu-v2.toml").write_text((PROMPTS / "edu-v1.toml").read_text())
+    monkeypatch.setenv("TIERHOUSE_PROMPT_DIRS", str(tmp_path / "prompts"))
+    with FaultProxy(upstream) as proxy:
+        bumped = run_build(lake, quiet=True, variables=_vars(proxy.url, l2_judges={"edu": "v2", "domain": "v1"}))
+    assert bumped.success and len(proxy.log.outcomes) == 2 * PER_STRATUM
+    assert query(lake, "SELECT count(*) FROM ops.scores WHERE scorer = 'edu' AND prompt_version = 'v2'") == [
+        (2 * PER_STRATUM,)
+    ]

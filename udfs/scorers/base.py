@@ -1,0 +1,42 @@
+"""What every scorer shares: its identity, the result of one text, and the batch interface."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+OK = "ok"  # a score (and label) was read from the answer
+UNPARSED = "unparsed"  # the backend answered, but not in the required form: raw kept, nothing guessed
+FAILED = "failed"  # no answer (timeout, HTTP error, junk response): retried by the next build
+
+
+@dataclass(frozen=True)
+class ScorerId:
+    """(name, model, prompt version): a score is reused only while all three are unchanged."""
+
+    name: str
+    model: str
+    prompt_version: str
+
+
+@dataclass(frozen=True)
+class Score:
+    """One text's result; ``raw`` keeps what the backend said, whatever the status."""
+
+    status: str
+    score: float | None = None
+    label: str | None = None
+    raw: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class Scorer(Protocol):
+    id: ScorerId
+
+    def score(self, texts: Sequence[str]) -> list[Score]:
+        """Score a whole batch; the result has one entry per text, in order."""
+        ...

@@ -1,0 +1,58 @@
+"""Distillation on disk: train a classifier on a judge's labels once, keep it under the lake's ``models/``.
+
+A classifier's file is named by a digest of its teacher and training labels, so the same labels
+never train twice and a classifier is reproducible from ``ops.scores``. Beside each model, a
+JSON report gives its agreement with held-out LLM labels and its speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+
+from udfs.scorers.base import ScorerId
+from udfs.scorers.classifier import DistilledClassifier, agreement
+
+MIN_LABELS = 20  # by default, fewer labels than this train nothing: the judge's scores stand alone
+
+
+def models_dir() -> Path:
+    """``$TIERHOUSE_HOME/models`` (the lake's own folder: classifiers travel with the lake)."""
+    return Path(os.environ.get("TIERHOUSE_HOME", "lake")).resolve() / "models"
+
+
+def distill(
+    teacher: ScorerId, texts: Sequence[str], targets: Sequence[object], min_labels: int = MIN_LABELS
+) -> ScorerId | None:
+    """The id of a classifier trained on these labels (trained now unless it exists); None if there
+    are fewer than ``min_labels`` or they are all the same."""
+    if len(texts) < min_labels or len(set(map(str, targets))) < 2:
+        return None
+    key = DistilledClassifier.key(teacher, texts, targets)
+    path = models_dir() / f"{teacher.name}-distilled-{key}.joblib"
+    if not path.exists():
+        report = agreement(teacher, texts, targets)
+        classifier = DistilledClassifier.train(teacher, texts, targets)
+        classifier.save(models_dir())
+        path.with_suffix(".json").write_text(json.dumps({"teacher": asdict(teacher), **asdict(report)}, indent=2))
+    return DistilledClassifier(teacher, None, key).id
+
+
+@lru_cache(maxsize=8)
+def classifier(model: str) -> DistilledClassifier:
+    """A trained classifier by its scorer-id model (``hashed-ngrams-linear:<key>``)."""
+    key = model.rsplit(":", 1)[-1]
+    found = sorted(models_dir().glob(f"*-distilled-{key}.joblib"))
+    if not found:
+        raise FileNotFoundError(f"no distilled classifier {model!r} in {models_dir()}")
+    return DistilledClassifier.load(found[0])
+
+
+def report(model: str) -> dict:
+    """The agreement report written when the classifier was trained."""
+    key = model.rsplit(":", 1)[-1]
+    return json.loads(next(models_dir().glob(f"*-distilled-{key}.json")).read_text())

@@ -1,0 +1,74 @@
+"""The scorer functions SQL calls (registered by ``udfs.registry``); each takes whole columns.
+
+th_scorer_id(config)                    -> the (name, model, prompt_version) a judge config scores as
+th_judge(text, config, total)           -> one LLM judgement per text (total sizes the progress bar)
+th_distill(texts[], targets[], config)  -> the id of a classifier trained on a judge's labels, or NULL
+th_classify(text, model)                -> a distilled classifier's score of each text
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from udfs.scorers import config as scorer_config
+from udfs.scorers.base import ScorerId
+from udfs.scorers.distill import MIN_LABELS, classifier, distill
+from udfs.scorers.prompts import load_prompt
+
+BATCH = 64  # texts per backend call, so the progress bar moves during a DuckDB vector of 2048
+_bars: dict[str, tuple[Progress, int, list[int]]] = {}
+
+
+def _advance(config: str, total: int, n: int) -> None:
+    """One bar per judge config for the whole query, on stderr when it is a terminal."""
+    if config not in _bars:
+        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        bar.disable = not sys.stderr.isatty()
+        bar.start()
+        name = scorer_config.judge_id(config)
+        _bars[config] = (bar, bar.add_task(f"LLM {name.name} ({name.model})", total=total), [0])
+    bar, task, done = _bars[config]
+    bar.advance(task, n)
+    done[0] += n
+    if done[0] >= total:
+        bar.stop()
+        del _bars[config]
+
+
+def _id(scorer: ScorerId) -> dict[str, str]:
+    return {"name": scorer.name, "model": scorer.model, "prompt_version": scorer.prompt_version}
+
+
+def scorer_ids(configs: list[str]) -> list[dict[str, str]]:
+    return [_id(scorer_config.judge_id(c)) for c in configs]
+
+
+def judge_texts(texts: list[str], configs: list[str], totals: list[int]) -> list[dict[str, object]]:
+    results: list[dict[str, object]] = []
+    for start in range(0, len(texts), BATCH):
+        config = configs[start]
+        scored = scorer_config.judge(config).score(texts[start : start + BATCH])
+        results += [s.to_dict() for s in scored]
+        _advance(config, int(totals[start]), len(scored))
+    return results
+
+
+def distill_lists(texts: list[list[str]], targets: list[list[str]], configs: list[str]) -> list[dict | None]:
+    out = []
+    for batch_texts, batch_targets, config in zip(texts, targets, configs, strict=True):
+        teacher = scorer_config.judge_id(config)
+        numeric = load_prompt(json.loads(config)["prompt"], teacher.prompt_version).answer == "digit"
+        values = [float(t) for t in batch_targets] if numeric else list(batch_targets)
+        trained = distill(teacher, batch_texts, values, json.loads(config).get("min_labels", MIN_LABELS))
+        out.append(_id(trained) if trained else None)
+    return out
+
+
+def classify_texts(texts: list[str], models: list[str]) -> list[dict[str, object]]:
+    results: list[dict[str, object]] = []
+    for start in range(0, len(texts), 4096):
+        results += [s.to_dict() for s in classifier(models[start]).score(texts[start : start + 4096])]
+    return results

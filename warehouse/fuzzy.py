@@ -1,0 +1,251 @@
+"""Incremental MinHash-LSH deduplication over the lake: the runner behind L1's ``near_duplicate`` rule.
+
+Each build signs only texts that ``ops.minhash`` has not seen, finds the LSH candidates of those
+new texts against every stored signature one band at a time (so the join holds one band of the new
+batch, never an index of everything), stores each candidate pair with its estimated Jaccard in
+``ops.minhash_edges``, and clusters by union-find over the pairs at or above the threshold. The
+kept document of a cluster is the earliest ingested, ties broken by ``doc_id``.
+
+The input is any DuckDB relation with ``doc_id``, ``content_hash``, ``text``, ``ingested_at`` and
+``eligible`` (documents no other rule rejected); only eligible documents take part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+
+from udfs.dedup import (
+    MinHashConfig,
+    MinHasher,
+    UnionFind,
+    band_keys,
+    signature_bytes,
+    signatures_from_bytes,
+    similarity,
+)
+from warehouse.catalog import commit_with_retry
+from warehouse.progress import progress_bar
+from warehouse.query import register_table
+from warehouse.tables import MINHASH, MINHASH_EDGES, TableDef
+
+WORK = "tierhouse_fuzzy"  # schema of the runner's scratch tables
+SIGN_BATCH = 1_000  # texts fetched per batch (the hasher bounds its own memory by characters)
+COMMIT_ROWS = 100_000  # signatures or pairs per Iceberg commit
+
+
+@dataclass
+class FuzzyStats:
+    """What one run did: texts signed, candidate pairs checked, clusters found, documents marked."""
+
+    signed: int = 0
+    candidates: int = 0
+    clusters: int = 0
+    near_duplicates: int = 0
+
+
+class _Appender:
+    """Buffer Arrow rows and append them to an ops table in commits of ``COMMIT_ROWS``."""
+
+    def __init__(self, catalog: Catalog, tdef: TableDef) -> None:
+        self.catalog, self.tdef, self.pending, self.rows = catalog, tdef, [], 0
+
+    def add(self, batch: pa.Table) -> None:
+        self.pending.append(batch)
+        self.rows += batch.num_rows
+        if self.rows >= COMMIT_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        table = pa.concat_tables(self.pending)
+        commit_with_retry(lambda: self.catalog.load_table(self.tdef.name).append(table))
+        self.pending, self.rows = [], 0
+
+
+def _first_sightings(hashes: list[str], seen: set[str]) -> list[bool]:
+    """Whether each hash is new to ``seen`` (which learns them): a text two rows share is signed once."""
+    first = []
+    for h in hashes:
+        first.append(h not in seen)
+        seen.add(h)
+    return first
+
+
+def sign_new(con: duckdb.DuckDBPyConnection, catalog: Catalog, relation: str, config: MinHashConfig) -> int:
+    """Sign the eligible texts of ``relation`` that have no signature under ``config`` yet.
+
+    Their content hashes land in ``tierhouse_fuzzy.new`` for ``find_pairs``; returns how many.
+    """
+    hasher = MinHasher(config)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {WORK}.new AS
+        SELECT DISTINCT content_hash FROM {relation}
+        WHERE eligible AND content_hash NOT IN (SELECT content_hash FROM {MINHASH.name} WHERE config = ?)""",
+        [config.key],
+    )
+    (total,) = con.execute(f"SELECT count(*) FROM {WORK}.new").fetchone()
+    # a streaming scan, not an aggregation that would hold every text at once
+    pending = f"SELECT content_hash, text FROM {relation} WHERE eligible AND content_hash IN (FROM {WORK}.new)"
+    done: set[str] = set()
+    appender = _Appender(catalog, MINHASH)
+    with progress_bar("MinHash signatures", total, unit="texts") as advance:
+        for batch in con.execute(pending).to_arrow_reader(SIGN_BATCH):
+            advance(len(batch))
+            batch = batch.filter(pa.array(_first_sightings(batch.column("content_hash").to_pylist(), done)))
+            signatures = hasher.signatures(batch.column("text").to_pylist())
+            has_words = (signatures != np.iinfo(np.uint32).max).any(axis=1)  # a text without words matches nothing
+            batch, signatures = batch.filter(pa.array(has_words)), signatures[has_words]
+            keys = band_keys(signatures, config)
+            appender.add(
+                pa.table(
+                    {
+                        "config": pa.array([config.key] * len(batch), pa.string()),
+                        "content_hash": batch.column("content_hash"),
+                        "signature": pa.array(signature_bytes(signatures), pa.binary()),
+                        "bands": pa.FixedSizeListArray.from_arrays(keys.ravel(), config.bands).cast(
+                            pa.list_(pa.int64())
+                        ),
+                        "signed_at": pa.array([datetime.now(UTC)] * len(batch), MINHASH.schema.field("signed_at").type),
+                    },
+                    schema=MINHASH.schema,
+                )
+            )
+    appender.flush()
+    register_table(con, catalog, MINHASH)
+    return total
+
+
+def find_pairs(con: duckdb.DuckDBPyConnection, catalog: Catalog, config: MinHashConfig) -> int:
+    """Store every LSH candidate pair between the new texts and all signed ones, with its similarity.
+
+    Bucketing runs band by band: each join holds one band key of the new texts. Returns the
+    number of pairs stored (pairs already in ``ops.minhash_edges`` are not checked again).
+    """
+    signed = f"(SELECT * FROM {MINHASH.name} WHERE config = $config)"
+    con.execute(f"CREATE OR REPLACE TABLE {WORK}.candidates (a VARCHAR, b VARCHAR)")
+    for band in range(1, config.bands + 1):
+        con.execute(
+            f"""
+            INSERT INTO {WORK}.candidates
+            SELECT least(n.content_hash, o.content_hash), greatest(n.content_hash, o.content_hash)
+            FROM (SELECT content_hash, bands[{band}] AS k FROM {signed} WHERE content_hash IN (FROM {WORK}.new)) n
+            JOIN (SELECT content_hash, bands[{band}] AS k FROM {signed}) o ON n.k = o.k
+            WHERE n.content_hash <> o.content_hash
+            """,
+            {"config": config.key},
+        )
+    pairs = f"""
+        WITH fresh AS (
+            SELECT DISTINCT a, b FROM {WORK}.candidates
+            EXCEPT SELECT a, b FROM {MINHASH_EDGES.name} WHERE config = $config
+        )
+        SELECT f.a, f.b, any_value(sa.signature) AS sa, any_value(sb.signature) AS sb
+        FROM fresh f
+        JOIN {signed} sa ON sa.content_hash = f.a
+        JOIN {signed} sb ON sb.content_hash = f.b
+        GROUP BY f.a, f.b"""
+    appender, stored = _Appender(catalog, MINHASH_EDGES), 0
+    for batch in con.execute(pairs, {"config": config.key}).to_arrow_reader(COMMIT_ROWS):
+        n = config.permutations
+        left = signatures_from_bytes(batch.column("sa").to_pylist(), n)
+        right = signatures_from_bytes(batch.column("sb").to_pylist(), n)
+        appender.add(
+            pa.table(
+                {
+                    "config": pa.array([config.key] * len(batch), pa.string()),
+                    "a": batch.column("a"),
+                    "b": batch.column("b"),
+                    "similarity": pa.array(similarity(left, right), pa.float64()),
+                    "found_at": pa.array([datetime.now(UTC)] * len(batch), MINHASH_EDGES.schema.field("found_at").type),
+                },
+                schema=MINHASH_EDGES.schema,
+            )
+        )
+        stored += len(batch)
+    appender.flush()
+    register_table(con, catalog, MINHASH_EDGES)
+    return stored
+
+
+def clusters(con: duckdb.DuckDBPyConnection, relation: str, config: MinHashConfig) -> pa.Table:
+    """``(content_hash, keeper, cluster_size)`` for every eligible text in a cluster of two or more.
+
+    Union-find holds only texts that have a pair at or above the threshold, not the corpus.
+    """
+    nodes = f"""
+        nodes AS (
+            SELECT content_hash, doc_id, ingested_at FROM {relation} WHERE eligible
+            QUALIFY row_number() OVER (PARTITION BY content_hash ORDER BY ingested_at, doc_id) = 1
+        ),
+        pairs AS (
+            SELECT DISTINCT a, b FROM {MINHASH_EDGES.name}
+            WHERE config = $config AND similarity >= $threshold
+              AND a IN (SELECT content_hash FROM nodes) AND b IN (SELECT content_hash FROM nodes)
+        )"""
+    params = {"config": config.key, "threshold": config.threshold}
+    members = con.execute(
+        f"""WITH {nodes}
+        SELECT content_hash, doc_id FROM nodes
+        WHERE content_hash IN (SELECT a FROM pairs UNION SELECT b FROM pairs)
+        ORDER BY ingested_at, doc_id""",
+        params,
+    ).to_arrow_table()
+    rank = {h: i for i, h in enumerate(members.column("content_hash").to_pylist())}
+    forest = UnionFind(len(rank))
+    for a, b in con.execute(f"WITH {nodes} SELECT a, b FROM pairs", params).fetchall():
+        forest.union(rank[a], rank[b])
+    roots = np.asarray(forest.roots(), dtype=np.int64)
+    sizes = np.bincount(roots, minlength=len(roots))[roots] if len(roots) else roots
+    keepers = members.column("doc_id").take(pa.array(roots))
+    return pa.table({"content_hash": members.column("content_hash"), "keeper": keepers, "cluster_size": sizes})
+
+
+def mark_near_duplicates(con: duckdb.DuckDBPyConnection, staging: str, found: pa.Table) -> int:
+    """Set ``near_dup_cluster`` (the keeper's ``doc_id``) on every member; reject all but the keeper."""
+    con.execute(f"ALTER TABLE {staging} ADD COLUMN IF NOT EXISTS near_dup_cluster VARCHAR")
+    con.register("tierhouse_fuzzy_found", found)
+    try:
+        con.execute(
+            f"""
+            UPDATE {staging} AS s SET
+                near_dup_cluster = c.keeper,
+                kept = (s.doc_id = c.keeper),
+                reject_reasons = CASE WHEN s.doc_id = c.keeper THEN s.reject_reasons
+                                      ELSE list_append(s.reject_reasons, 'near_duplicate') END
+            FROM tierhouse_fuzzy_found c
+            WHERE s.content_hash = c.content_hash AND s.kept
+            """
+        )
+    finally:
+        con.unregister("tierhouse_fuzzy_found")
+    query = f"SELECT count(*) FROM {staging} WHERE list_contains(reject_reasons, 'near_duplicate')"
+    (marked,) = con.execute(query).fetchone()
+    return marked
+
+
+def deduplicate(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    relation: str,
+    config: MinHashConfig,
+    apply: Callable[[pa.Table], int] | None = None,
+) -> tuple[pa.Table, FuzzyStats]:
+    """Sign, pair and cluster ``relation``; ``apply`` (if given) acts on the clusters and counts what it marked."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {WORK}")
+    try:
+        stats = FuzzyStats(signed=sign_new(con, catalog, relation, config))
+        stats.candidates = find_pairs(con, catalog, config)
+        found = clusters(con, relation, config)
+        stats.clusters = len(set(found.column("keeper").to_pylist()))
+        stats.near_duplicates = apply(found) if apply else found.num_rows - stats.clusters
+    finally:
+        con.execute(f"DROP SCHEMA IF EXISTS {WORK} CASCADE")
+    return found, stats
