@@ -62,6 +62,17 @@ def row_expectations(tier: str, gate: Mapping[str, Any]) -> list:
             E.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=5),
             E.ExpectColumnValuesToBeInSet(column="unparsed_without_raw", value_set=[False]),
         ]
+    if tier == "edits":
+        return [
+            *_not_null("edit_id", "content_hash", "editor", "model", "prompt_version", "status"),
+            E.ExpectColumnValuesToBeInSet(column="status", value_set=["ok", "unparsed", "failed"]),
+        ]
+    if tier == "qa":
+        return [
+            *_not_null("qa_key", "content_hash", "generator_model", "verifier_model", "status"),
+            E.ExpectColumnValuesToBeInSet(column="status", value_set=["ok", "unparsed", "failed"]),
+            E.ExpectColumnValuesToBeBetween(column="confidence", min_value=0, max_value=1),
+        ]
     raise KeyError(f"no expectation suite for tier {tier!r}")
 
 
@@ -80,7 +91,9 @@ def row_frame_sql(tier: str, rows: str) -> str:
 def table_expectations(tier: str, gate: Mapping[str, Any]) -> list:
     """Expectations on one row of whole-table metrics of the audit snapshot (see ``gate.table_metrics``)."""
     min_rows = int(gate["min_rows"].get(tier, 1)) if isinstance(gate["min_rows"], Mapping) else int(gate["min_rows"])
+    verified = [E.ExpectColumnValuesToBeBetween(column="verified_fraction", min_value=float(gate["min_verified"]))]
     return [
+        *(verified if tier == "qa" else []),
         E.ExpectColumnValuesToBeBetween(column="row_count", min_value=min_rows),
         E.ExpectColumnValuesToBeBetween(column="retained_fraction", min_value=1 - float(gate["max_row_drop"])),
         E.ExpectColumnValuesToBeBetween(column="duplicate_keys", min_value=0, max_value=0),

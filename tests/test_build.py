@@ -222,9 +222,11 @@ def test_build_records_match_tags(settings, corpus, tmp_path):
     # each tier remembers the input snapshots it was built from, for the next build's previous(...)
     l4 = open_catalog(settings).load_table("tiers.l4_knowledge")
     seen = json.loads(l4.properties["tierhouse.inputs-seen"])["inputs"]
+    qa = open_catalog(settings).load_table("ops.qa").metadata.refs["build-2"].snapshot_id
     assert seen == {
         "tiers.l2_selected": tags(settings, "l2_selected")["build-2"],
         "tiers.l3_refined": tags(settings, "l3_refined")["build-2"],
+        "ops.qa": qa,
     }
     for record in records:
         assert record["git_rev"] and record["vars"]["l1_min_chars"] == 200
@@ -287,8 +289,10 @@ def test_plain_dbt_build_and_docs_in_the_project_folder(settings, corpus, tmp_pa
     parents = manifest["parent_map"]
     assert parents["model.tierhouse.l1_clean"] == ["source.tierhouse.tiers.l0_raw"]
     assert sorted(parents["model.tierhouse.l2_selected"]) == ["model.tierhouse.l1_clean", "model.tierhouse.scores"]
+    assert sorted(parents["model.tierhouse.l3_refined"]) == ["model.tierhouse.edits", "model.tierhouse.l2_selected"]
     assert sorted(parents["model.tierhouse.l4_knowledge"]) == [
         "model.tierhouse.l2_selected",
         "model.tierhouse.l3_refined",
+        "model.tierhouse.qa",
     ]
     assert (tmp_path / "target" / "catalog.json").exists()

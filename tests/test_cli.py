@@ -39,6 +39,8 @@ def test_init_is_idempotent(settings, catalog):
     assert {t[1] for t in catalog.list_tables("ops")} == {
         "quarantine",
         "scores",
+        "edits",
+        "qa",
         "minhash",
         "minhash_edges",
         "builds",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -10,6 +11,8 @@ import duckdb
 import pyarrow as pa
 
 from udfs import dedup, extract, facts, heuristics, identity, langid, repairs
+from udfs.editors import guards, triage
+from udfs.knowledge import qa
 from udfs.scorers import sql as scorers
 
 
@@ -71,6 +74,18 @@ UDFS: tuple[Udf, ...] = (
         batch=True,
     ),
     Udf("th_classify", scorers.classify_texts, ("VARCHAR", "VARCHAR"), _SCORE_SQL, _SCORE, batch=True),
+    Udf("th_ask", scorers.ask_texts, ("VARCHAR", "VARCHAR", "VARCHAR", "BIGINT"), _SCORE_SQL, _SCORE, batch=True),
+    Udf("th_needs_edit", triage.needs_llm, ("VARCHAR",), "VARCHAR", pa.string()),
+    Udf(
+        "th_edit_guard",
+        lambda before, after, limits: guards.reject_reason(before, after, guards.Limits(**json.loads(limits))),
+        ("VARCHAR", "VARCHAR", "VARCHAR"),
+        "VARCHAR",
+        pa.string(),
+    ),
+    Udf("th_similarity", guards.similarity, ("VARCHAR", "VARCHAR"), "DOUBLE", pa.float64()),
+    Udf("th_parse_qa", qa.parse_qa, ("VARCHAR",), "STRUCT(question VARCHAR, answer VARCHAR, evidence VARCHAR)", _FACT),
+    Udf("th_answer_agreement", qa.agreement, ("VARCHAR", "VARCHAR"), "DOUBLE", pa.float64()),
     Udf("th_repair", repairs.repair, ("VARCHAR",), "VARCHAR", pa.large_string()),
     Udf("th_edit_ratio", repairs.edit_ratio, ("VARCHAR", "VARCHAR"), "DOUBLE", pa.float64()),
     Udf(
@@ -104,7 +119,12 @@ def _vectorised(udf: Udf) -> Callable[..., pa.Array]:
         return pa.array([None if any(v is None for v in row) else udf.fn(*row) for row in rows], type=udf.arrow_type)
 
     # DuckDB reads the arity off the signature, so *args will not do.
-    arity = {1: lambda a: run(a), 2: lambda a, b: run(a, b), 3: lambda a, b, c: run(a, b, c)}
+    arity = {
+        1: lambda a: run(a),
+        2: lambda a, b: run(a, b),
+        3: lambda a, b, c: run(a, b, c),
+        4: lambda a, b, c, d: run(a, b, c, d),
+    }
     return arity[len(udf.params)]
 
 

@@ -48,7 +48,7 @@ class ModelResult:
         return asdict(self)
 
 
-_KEYS = {"tiers.l4_knowledge": "qa_id", "ops.scores": "score_id"}
+_KEYS = {"tiers.l4_knowledge": "qa_id", "ops.scores": "score_id", "ops.edits": "edit_id", "ops.qa": "qa_key"}
 
 
 def key_column(tdef: TableDef) -> str:
@@ -108,13 +108,17 @@ def table_metrics(
     before = con.execute(f"SELECT count(*) FROM {scan_sql(table, main)}").fetchone()[0]
     lineage = f"SELECT count(*) FROM {scan_sql(table, audit)} t WHERE t.doc_id NOT IN (SELECT doc_id FROM {l0})"
     orphans = con.execute(lineage).fetchone()[0] if "doc_id" in tdef.schema.names else 0  # a cache keyed by text
-    return {
+    metrics = {
         "row_count": rows,
         "previous_row_count": before,
         "retained_fraction": rows / before if before else 1.0,
         "duplicate_keys": rows - distinct,
         "rows_without_l0_parent": orphans,
     }
+    if "verdict" in tdef.schema.names and "status" in tdef.schema.names:  # ops.qa: how much of it verifies
+        judged = f"SELECT avg((verdict = 'verified')::INT) FROM {scan_sql(table, audit)} WHERE status <> 'failed'"
+        metrics["verified_fraction"] = con.execute(judged).fetchone()[0] or 0.0
+    return metrics
 
 
 def skip_unchanged(catalog: Catalog, tdef: TableDef, tag: str) -> ModelResult:

@@ -121,10 +121,11 @@ L3_REFINED = TableDef(
             _opt("model", pa.string()),
             _opt("prompt_version", pa.string()),
             _opt("edit_ratio", pa.float64()),
+            _opt("llm_edit", pa.string()),
         ]
     ),
     ("source",),
-    "LLM-edited text with the before and after kept.",
+    "Repaired and LLM-edited text with the before and after kept, and what became of the LLM edit.",
 )
 
 L4_KNOWLEDGE = TableDef(
@@ -187,6 +188,53 @@ SCORES = TableDef(
     ),
     ("scorer",),
     "Each (content_hash, scorer, model, prompt_version) is scored once, ever.",
+)
+
+EDITS = TableDef(
+    "ops.edits",
+    pa.schema(
+        [
+            _req("edit_id", pa.string()),
+            _req("content_hash", pa.string()),
+            _req("editor", pa.string()),
+            _req("model", pa.string()),
+            _req("prompt_version", pa.string()),
+            _opt("output", pa.large_string()),
+            _req("status", pa.string()),
+            _opt("error", pa.string()),
+            _opt("attempts", pa.int64()),
+            _req("edited_at", TS),
+        ]
+    ),
+    ("editor",),
+    "Each (repaired text, editor, model, prompt_version) is edited by an LLM once, ever; L3 guards decide use.",
+)
+
+QA = TableDef(
+    "ops.qa",
+    pa.schema(
+        [
+            _req("qa_key", pa.string()),
+            _req("content_hash", pa.string()),
+            _req("generator_model", pa.string()),
+            _req("generator_version", pa.string()),
+            _req("verifier_model", pa.string()),
+            _req("verifier_version", pa.string()),
+            _opt("raw", pa.large_string()),
+            _opt("question", pa.string()),
+            _opt("answer", pa.string()),
+            _opt("evidence", pa.string()),
+            _opt("second_answer", pa.string()),
+            _req("status", pa.string()),
+            _opt("error", pa.string()),
+            _opt("verdict", pa.string()),
+            _opt("confidence", pa.float64()),
+            _opt("attempts", pa.int64()),
+            _req("generated_at", TS),
+        ]
+    ),
+    (),
+    "Every synthesised QA pair with its verdict; only verified ones reach tiers.l4_knowledge.",
 )
 
 MINHASH = TableDef(
@@ -260,6 +308,8 @@ ALL_TABLES: tuple[TableDef, ...] = (
     L4_KNOWLEDGE,
     QUARANTINE,
     SCORES,
+    EDITS,
+    QA,
     MINHASH,
     MINHASH_EDGES,
     BUILDS,

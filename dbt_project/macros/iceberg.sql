@@ -10,6 +10,7 @@
       'max_chars': var('l1_max_chars'),
       'languages': var('l2_languages'),
       'min_edit_ratio': var('l3_min_edit_ratio'),
+      'min_verified': var('l4_min_verified_fraction'),
       'min_rows': var('gate_min_rows'),
       'max_row_drop': var('gate_max_row_drop'),
   }) }}
@@ -28,6 +29,10 @@
       'l2_distill_min_labels': var('l2_distill_min_labels'),
       'l2_reads_l1_at': var('l2_reads_l1_at', none),
       'l3_min_edit_ratio': var('l3_min_edit_ratio'), 'l4_facts_per_doc': var('l4_facts_per_doc'),
+      'l3_editor': var('l3_editor'), 'l3_max_llm_edits': var('l3_max_llm_edits'), 'l3_guard': var('l3_guard'),
+      'l4_generator': var('l4_generator'), 'l4_verifier': var('l4_verifier'),
+      'l4_max_llm_calls': var('l4_max_llm_calls'), 'l4_min_agreement': var('l4_min_agreement'),
+      'l4_min_verified_fraction': var('l4_min_verified_fraction'),
       'gate_min_rows': var('gate_min_rows'), 'gate_max_row_drop': var('gate_max_row_drop'),
   }) }}
 {%- endmacro %}

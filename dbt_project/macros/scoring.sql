@@ -9,6 +9,11 @@
               'min_labels': var('l2_distill_min_labels')}) | replace("'", "''") }}'
 {%- endmacro %}
 
+{#- A generator's configuration (var `name`: {prompt, version}) as a SQL string literal, with the llm var. -#}
+{% macro generator_config(name) -%}
+  '{{ tojson({'prompt': var(name)['prompt'], 'version': var(name)['version'], 'llm': var('llm')}) | replace("'", "''") }}'
+{%- endmacro %}
+
 {#- Rows of `relation` that belong to the scorer whose id (a struct) is `id`. -#}
 {% macro by_scorer(relation, id) -%}
   {{ relation }}.scorer = {{ id }}.name and {{ relation }}.model = {{ id }}.model

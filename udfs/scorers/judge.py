@@ -16,6 +16,8 @@ class LLMJudge:
         self.backend, self.prompt = backend, prompt
         self.id = ScorerId(prompt.name, backend.model, prompt.version)
 
-    def score(self, texts: Sequence[str]) -> list[Score]:
-        replies = self.backend.chat([self.prompt.request(text) for text in texts])
+    def score(self, texts: Sequence[str], questions: Sequence[str] | None = None) -> list[Score]:
+        """One result per text; ``questions`` (one per text) fill a verifier prompt's ``{question}``."""
+        asked = questions if questions is not None else [""] * len(texts)
+        replies = self.backend.chat([self.prompt.request(t, q) for t, q in zip(texts, asked, strict=True)])
         return [self.prompt.read(reply) for reply in replies]

@@ -20,7 +20,8 @@ _LABEL_TRIM = " \t\n.,:;!\"'*`"
 
 @dataclass(frozen=True)
 class Prompt:
-    """A prompt file: the messages to send and the form the answer must take (``digit`` or ``label``)."""
+    """A prompt file: the messages to send and the form the answer must take: ``digit``, ``label``
+    (a score or label read from the first token) or ``text`` (the whole answer: an edit, a QA pair)."""
 
     name: str
     version: str
@@ -33,11 +34,14 @@ class Prompt:
     #: a digit answer is read only if the first token puts at least this probability on the digits
     min_choice_mass: float = 0.5
 
-    def request(self, text: str) -> ChatRequest:
+    def request(self, text: str, question: str = "") -> ChatRequest:
+        """The chat for one text (and, for a verifier prompt, the question it must answer)."""
         messages = (
             {"role": "system", "content": self.system},
-            {"role": "user", "content": self.user.format(text=text[: self.max_chars])},
+            {"role": "user", "content": self.user.format(text=text[: self.max_chars], question=question)},
         )
+        if self.answer == "text":  # a rewrite is about as long as what it rewrites (~3 characters a token)
+            return ChatRequest(messages, min(self.max_tokens, len(text[: self.max_chars]) // 3 + 16))
         spellings = tuple(f"{space}{form}" for c in self.choices for form in {c, c.capitalize()} for space in ("", " "))
         return ChatRequest(messages, self.max_tokens, top_logprobs=20, choices=spellings)
 
@@ -72,6 +76,9 @@ class Prompt:
         """
         if reply.error is not None:
             return Score(FAILED, error=reply.error)
+        if self.answer == "text":  # the whole answer is the result; ``raw`` holds it
+            text = (reply.text or "").strip()
+            return Score(OK, raw=text) if text else Score(UNPARSED, raw=reply.text or "")
         raw = json.dumps({"text": reply.text, "top_logprobs": reply.top_logprobs}, ensure_ascii=False)
         mass = self._mass(reply.top_logprobs)
         total = sum(mass.values())
@@ -105,7 +112,7 @@ def load_prompt(name: str, version: str) -> Prompt:
         name=spec["name"],
         version=version,
         answer=spec["answer"],
-        choices=tuple(spec["choices"]),
+        choices=tuple(spec.get("choices", ())),
         system=spec["system"],
         user=spec["user"],
         max_chars=spec.get("max_chars", 2000),

@@ -4,6 +4,8 @@ th_scorer_id(config)                    -> the (name, model, prompt_version) a j
 th_judge(text, config, total)           -> one LLM judgement per text (total sizes the progress bar)
 th_distill(texts[], targets[], config)  -> the id of a classifier trained on a judge's labels, or NULL
 th_classify(text, model)                -> a distilled classifier's score of each text
+th_ask(text, question, config, total)   -> a verifier's answer to each question from its text alone
+(a judge config whose prompt answers in text makes th_judge a generator: an edit, a QA pair)
 """
 
 from __future__ import annotations
@@ -47,10 +49,17 @@ def scorer_ids(configs: list[str]) -> list[dict[str, str]]:
 
 
 def judge_texts(texts: list[str], configs: list[str], totals: list[int]) -> list[dict[str, object]]:
+    return ask_texts(texts, None, configs, totals)
+
+
+def ask_texts(
+    texts: list[str], questions: list[str] | None, configs: list[str], totals: list[int]
+) -> list[dict[str, object]]:
     results: list[dict[str, object]] = []
     for start in range(0, len(texts), BATCH):
         config = configs[start]
-        scored = scorer_config.judge(config).score(texts[start : start + BATCH])
+        asked = questions[start : start + BATCH] if questions is not None else None
+        scored = scorer_config.judge(config).score(texts[start : start + BATCH], asked)
         results += [s.to_dict() for s in scored]
         _advance(config, int(totals[start]), len(scored))
     return results

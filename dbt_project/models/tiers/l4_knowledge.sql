@@ -1,9 +1,11 @@
 {#-
-  L4 knowledge: question-answer pairs from definitional sentences of English L3 documents,
-  each with its evidence span, checked by the extractive verifier. Only verified pairs are
-  published. (The L3/L4 issue adds LLM synthesis and a second-model verifier.)
-  Facts are extracted only from documents whose refined text this model has not read yet;
-  the pairs of unchanged documents are carried over.
+  L4 knowledge: verified question-answer pairs from English L3 documents, each with its evidence
+  span in the source, from two generators:
+  - definitional sentences ("X is a Y."), checked by the extractive verifier; extracted only from
+    documents whose refined text this model has not read yet, the pairs of unchanged documents
+    carried over;
+  - LLM synthesis, verified by a second LLM pass and the extractive check (ops.qa, which keeps every
+    pair with its verdict; only the verified ones of the current generator and verifier come here).
 -#}
 {{ config(strategy='incremental') }}
 
@@ -21,7 +23,7 @@ unchanged as (
 ),
 
 carried as (
-    select * from {{ this }} where doc_id in (select doc_id from unchanged)
+    select * from {{ this }} where doc_id in (select doc_id from unchanged) and generator = 'definitional-pattern-v1'
 ),
 
 facts as materialized (
@@ -48,7 +50,27 @@ fresh as (
         verification.confidence as confidence
     from checked
     where verification.verdict = 'verified'
+),
+
+roles as (
+    select th_scorer_id({{ generator_config('l4_generator') }}) as g, th_scorer_id({{ generator_config('l4_verifier') }}) as v
+),
+
+synthesized as (
+    select
+        md5(e.doc_id || chr(31) || q.question || chr(31) || q.answer) as qa_id,
+        e.doc_id, e.source, e.uri, q.question, q.answer, q.evidence,
+        concat_ws(':', 'llm', q.generator_model, q.generator_version) as generator,
+        concat_ws(':', 'llm', q.verifier_model, q.verifier_version) || '+extractive' as verifier,
+        q.verdict, q.confidence
+    from {{ ref('qa') }} q
+    join english e using (content_hash), roles r
+    where q.verdict = 'verified'
+      and q.generator_model = r.g.model and q.generator_version = r.g.prompt_version
+      and q.verifier_model = r.v.model and q.verifier_version = r.v.prompt_version
 )
 
-select * from (select * from carried union all by name select * from fresh)
+select * from (
+    select * from carried union all by name select * from fresh union all by name select * from synthesized
+)
 qualify row_number() over (partition by qa_id order by doc_id) = 1

@@ -93,7 +93,8 @@ class LlamaCppBackend:
     def _generate(self, request: ChatRequest) -> str:
         """Greedy text of up to ``max_tokens`` (the prompt's cache is reused, so this is a few decode steps)."""
         out = []
-        for token in self.llm.generate(self._prompt_tokens(request), temp=0.0, top_k=1, reset=True):
+        # greedy, with a repeat penalty: small models otherwise loop on their own phrases
+        for token in self.llm.generate(self._prompt_tokens(request), temp=0.0, top_k=1, repeat_penalty=1.3, reset=True):
             if token == self.llm.token_eos() or len(out) >= request.max_tokens:
                 break
             out.append(token)
@@ -103,8 +104,8 @@ class LlamaCppBackend:
         replies = []
         for request in requests:
             try:
-                reply = self._first_token(request)
-                if request.max_tokens > 1:
+                reply = self._first_token(request) if request.top_logprobs else Reply()
+                if request.max_tokens > 1 or not request.top_logprobs:
                     reply = Reply(text=self._generate(request), top_logprobs=reply.top_logprobs)
                 replies.append(reply)
             except (RuntimeError, ValueError) as exc:  # a decode failure is this request's, not the batch's

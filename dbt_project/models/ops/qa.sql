@@ -1,0 +1,97 @@
+{#-
+  ops.qa: LLM question-answer pairs from English L3 text, each verified independently.
+  - Synthesis (var l4_generator, prompt qa-v1): one Question / Answer / Evidence per text, read
+    strictly (th_parse_qa); an answer in another form is 'unparsed', never repaired.
+  - Verification (var l4_verifier, prompt answer-v1): a second pass answers the question from the
+    source alone; a pair is 'verified' only if its evidence occurs in the source and the two
+    answers agree (token F1 >= l4_min_agreement). Otherwise its verdict says why.
+  Cached per (text, generator, verifier); failed calls are retried by the next build; at most
+  l4_max_llm_calls texts are synthesised per build. Every verdict stays here; only verified pairs
+  reach tiers.l4_knowledge.
+-#}
+{{ config(strategy='incremental', always_run=true) }}
+
+with english as (
+    select r.content_hash, any_value(r.text) as text
+    from {{ ref('l3_refined') }} r
+    join {{ ref('l2_selected') }} s using (doc_id)
+    where s.language = 'en'
+    group by 1
+),
+
+previous as (
+    select * from {{ this }}
+),
+
+roles as (
+    select th_scorer_id({{ generator_config('l4_generator') }}) as g, th_scorer_id({{ generator_config('l4_verifier') }}) as v
+),
+
+todo as (
+    select e.content_hash, e.text, r.g, r.v
+    from english e, roles r
+    where not exists (
+        select 1 from previous p
+        where p.content_hash = e.content_hash and p.status <> 'failed'
+          and p.generator_model = r.g.model and p.generator_version = r.g.prompt_version
+          and p.verifier_model = r.v.model and p.verifier_version = r.v.prompt_version
+    )
+    order by hash(e.content_hash)
+    limit {{ var('l4_max_llm_calls') }}
+),
+
+synthesized as materialized (
+    select *, th_judge(text, {{ generator_config('l4_generator') }}, (select count(*) from todo)) as s
+    from todo
+),
+
+parsed as (
+    select *, th_parse_qa(s.raw) as qa from synthesized
+),
+
+asked as materialized (
+    select *,
+        case when qa is not null
+             then th_ask(text, qa.question, {{ generator_config('l4_verifier') }}, (select count(*) from parsed where qa is not null))
+        end as a
+    from parsed
+),
+
+checked as (
+    select *,
+        case when qa is not null and a.status = 'ok' then th_answer_agreement(qa.answer, a.raw) end as agreement,
+        contains(regexp_replace(text, '\s+', ' ', 'g'), regexp_replace(coalesce(qa.evidence, ''), '\s+', ' ', 'g'))
+            as evidence_in_source
+    from asked
+),
+
+fresh as (
+    select
+        md5(concat_ws(chr(31), content_hash, g.model, g.prompt_version, v.model, v.prompt_version)) as qa_key,
+        content_hash,
+        g.model as generator_model, g.prompt_version as generator_version,
+        v.model as verifier_model, v.prompt_version as verifier_version,
+        s.raw as raw, qa.question as question, qa.answer as answer, qa.evidence as evidence, a.raw as second_answer,
+        case
+            when s.status = 'failed' or a.status = 'failed' then 'failed'
+            when qa is null then 'unparsed'
+            else 'ok'
+        end as status,
+        coalesce(s.error, a.error) as error,
+        case
+            when s.status = 'failed' or a.status = 'failed' then null
+            when qa is null then 'unparsed'
+            when not evidence_in_source then 'evidence_not_in_source'
+            when a.status <> 'ok' then 'verifier_unparsed'
+            when agreement >= {{ var('l4_min_agreement') }} then 'verified'
+            else 'answers_disagree'
+        end as verdict,
+        coalesce(agreement, 0.0) as confidence
+    from checked
+)
+
+select f.*, coalesce(p.attempts, 0) + 1 as attempts, now() as generated_at
+from fresh f
+left join previous p using (qa_key)
+union all by name
+select * from previous where qa_key not in (select qa_key from fresh)
