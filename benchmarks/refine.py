@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/refine.py [--docs 6]
 
-1. Triage over the bundled corpus's English documents that reach L2-like length (handbook pages,
-   addresses, e-mails): the share that deterministic repairs leave clean, i.e. the edit calls avoided.
+1. Triage over the L2 tier of a built lake (``--lake``), or else over the bundled corpus's handbook
+   pages, addresses and e-mails: the share that deterministic repairs leave clean, i.e. the edit
+   calls they avoid.
 2. The cleanup editor (SmolLM2-135M, llama.cpp) on documents that need it: docs/s and guard outcomes.
 3. QA synthesis plus independent verification on English texts: pairs/s and how many verify.
 4. The cache across two builds of a small lake (pages that need editing, then 2 more): edit calls
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=6, help="documents edited and texts turned into QA pairs")
+    parser.add_argument("--lake", help="triage this lake's L2 tier (e.g. ./lake after the quick start)")
     args = parser.parse_args()
     import orjson
     from planted import real_documents
@@ -48,14 +50,21 @@ def main() -> None:
     from warehouse.query import connect
 
     corpus = {p.source.name: p for p in prepare(load_settings().cache_dir)}
-    pages = [extract_html(p.read_text()).text for p in sorted(corpus["debian_handbook"].paths[0].glob("en-US/*.html"))]
-    texts = [t for t in pages + real_documents(corpus, min_words=100) if len(t) >= 200]
+    if args.lake:  # what actually reaches L3: the L2 tier of a built lake
+        texts = [
+            r[0] for r in connect(load_settings(args.lake)).execute("SELECT text FROM tiers.l2_selected").fetchall()
+        ]
+        population = f"the L2 tier of {args.lake}"
+    else:
+        pages = sorted(corpus["debian_handbook"].paths[0].glob("en-US/*.html"))
+        texts = [extract_html(p.read_text()).text for p in pages] + real_documents(corpus, min_words=100)
+        population = "handbook pages, addresses and e-mails"
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}")
 
     repaired = [repair(t) for t in texts]
     needing = [t for t in repaired if needs_llm(t)]
-    print(f"\n### triage: {len(texts):,} real English documents (handbook pages, addresses, e-mails)")
+    print(f"\n### triage: {len(texts):,} documents ({population})")
     print(f"left clean by deterministic repairs: {1 - len(needing) / len(texts):.1%} (edit calls avoided); "
           f"sent to the editor: {len(needing):,}")  # fmt: skip
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-_MARKUP = re.compile(r"</?[a-zA-Z][^>\n]{0,80}>|&(?:[a-z]{2,8}|#\d{2,5});|\[edit\]")
+# tags (not <user@host> addresses), entities, wiki edit marks
+_MARKUP = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>@\n]{0,80})?/?>|&(?:[a-z]{2,8}|#\d{2,5});|\[edit\]")
 _TERMINAL = (".", "!", "?", ":", ";", '"', "”", "»", ")")
 MAX_FURNITURE_SHARE = 0.3
 
