@@ -35,7 +35,7 @@ def lake(settings, corpus, tmp_path):
     return settings
 
 
-def test_cpu_editor_and_qa_keep_before_after_and_publish_only_verified_pairs(lake, tmp_path, monkeypatch):
+def test_cpu_editor_and_qa_keep_before_after_and_publish_only_verified_pairs(lake, corpus, tmp_path, monkeypatch):
     # a planted bad editor: it summarises instead of cleaning, so every edit it makes must be rejected
     (tmp_path / "prompts").mkdir()
     bad = (
@@ -82,6 +82,19 @@ def test_cpu_editor_and_qa_keep_before_after_and_publish_only_verified_pairs(lak
     )
     assert len(published) == query(lake, verified)[0][0]
     assert all(" ".join(evidence.split()) in " ".join(text.split()) for evidence, text in published)
+
+    # the verified-fraction floor gates ops.qa: new pairs that mostly fail verification are not published
+    extra = tmp_path / "extra.jsonl"
+    extra.write_bytes(b"".join(orjson.dumps({"text": t}) + b"\n" for t in _openings(corpus, 210, 1)))
+    ingest([extra], "site", settings=lake)
+    floor = {**bad_vars, "l4_max_llm_calls": 10, "l4_min_verified_fraction": 0.9}
+    qa_before = query(lake, "SELECT count(*) FROM ops.qa")
+    gated = run_build(lake, quiet=True, variables=json.dumps(floor))
+    assert not gated.success and gated.record["models"]["qa"]["status"] == "gate_failed"
+    failed_checks = [c["column"] for c in gated.record["models"]["qa"]["gate"] if not c["success"]]
+    assert failed_checks == ["verified_fraction"]
+    assert query(lake, "SELECT count(*) FROM ops.qa") == qa_before  # main unchanged
+    assert gated.record["models"]["l4_knowledge"]["dbt_status"] == "skipped"
 
 
 def test_generation_faults_are_retried_and_a_rebuild_calls_nothing(lake, llm_server):
