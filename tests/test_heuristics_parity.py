@@ -24,7 +24,6 @@ from udfs.heuristics import (
     GopherRepetition,
     SpanTokenizer,
     TextView,
-    views,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +69,7 @@ def verdicts(corpus, tmp_path_factory) -> tuple[list[dict], dict[str, dict]]:
 def our_views(verdicts) -> list[TextView]:
     """The sample tokenised once, shared by every rule (as the L1 model does)."""
     docs, _ = verdicts
-    return views([d["text"] for d in docs])
+    return [TextView(d["text"]) for d in docs]
 
 
 def test_span_tokenizer_gives_spacys_tokens(verdicts, corpus):

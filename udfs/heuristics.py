@@ -163,11 +163,6 @@ def count_sentences(tokens: list[str]) -> int:
     return sentences
 
 
-def views(texts: list[str]) -> list[TextView]:
-    """Views of many documents, each tokenised once, on first use."""
-    return [TextView(text) for text in texts]
-
-
 # -- rules ----------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from udfs.scorers import config as scorer_config
 from udfs.scorers.base import ScorerId
-from udfs.scorers.distill import MIN_LABELS, classifier, distill
 from udfs.scorers.prompts import load_prompt
 
 BATCH = 64  # texts per backend call, so the progress bar moves during a DuckDB vector of 2048
@@ -66,6 +65,8 @@ def ask_texts(
 
 
 def distill_lists(texts: list[list[str]], targets: list[list[str]], configs: list[str]) -> list[dict | None]:
+    from udfs.scorers.distill import MIN_LABELS, distill  # scikit-learn loads only when a classifier is needed
+
     out = []
     for batch_texts, batch_targets, config in zip(texts, targets, configs, strict=True):
         teacher = scorer_config.judge_id(config)
@@ -77,6 +78,8 @@ def distill_lists(texts: list[list[str]], targets: list[list[str]], configs: lis
 
 
 def classify_texts(texts: list[str], models: list[str]) -> list[dict[str, object]]:
+    from udfs.scorers.distill import classifier
+
     results: list[dict[str, object]] = []
     for start in range(0, len(texts), 4096):
         results += [s.to_dict() for s in classifier(models[start]).score(texts[start : start + 4096])]

@@ -18,10 +18,10 @@ with l2 as (
 ),
 
 repaired as materialized (
-    select doc_id, source, uri, text as text_before,
-        case when th_edit_ratio(text, th_repair(text)) >= {{ var('l3_min_edit_ratio') }} then th_repair(text) else text end
+    select doc_id, source, uri, text_before,
+        case when th_edit_ratio(text_before, fixed) >= {{ var('l3_min_edit_ratio') }} then fixed else text_before end
             as repaired
-    from l2
+    from (select doc_id, source, uri, text as text_before, th_repair(text) as fixed from l2)
 ),
 
 triaged as materialized (
