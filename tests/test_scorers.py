@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 
+import numpy as np
 import pytest
+from fluency import fluency_groups
 
 from udfs.scorers import config as scorer_config
 from udfs.scorers.backends.base import Reply
-from udfs.scorers.backends.llamacpp import LlamaCppBackend
+from udfs.scorers.backends.llamacpp import LlamaCppBackend, model_path
 from udfs.scorers.backends.openai import OpenAIBackend
-from udfs.scorers.base import FAILED, OK, UNPARSED
+from udfs.scorers.base import FAILED, OK, UNPARSED, ScorerId
 from udfs.scorers.judge import LLMJudge
 from udfs.scorers.prompts import PROMPTS, load_prompt
 
@@ -92,3 +95,64 @@ def test_openai_backend_against_llama_cpp_server_matches_the_cpu_backend(llm_ser
     judge = LLMJudge(OpenAIBackend("smollm2-135m-instruct", llm_server, concurrency=4), EDU)
     over_http = judge.score(list(texts.values()))
     assert [s.status for s in over_http] == [OK] * 3 and all(0 <= s.score <= 5 for s in over_http)
+
+
+# -- perplexity under Gemma-3-270M base -----------------------------------------------------------
+
+PERPLEXITY = json.dumps({"scorer": "perplexity", "version": "v1", "max_tokens": 256})
+
+
+@pytest.fixture(scope="module")
+def fluency(corpus) -> dict[str, list[str]]:
+    return fluency_groups(corpus, 6)
+
+
+def test_perplexity_separates_fluent_text_from_shuffled_words_and_encoded_blobs(fluency):
+    scorer = scorer_config.judge(PERPLEXITY)
+    assert scorer.id == ScorerId("perplexity", "gemma-3-270m", "v1-256tok") == scorer_config.judge_id(PERPLEXITY)
+    scores = {kind: scorer.score(fluency[kind]) for kind in ("address", "shuffled", "base64")}
+    assert all(s.status == OK and json.loads(s.raw)["tokens"] == 256 for group in scores.values() for s in group)
+    clean = [s.score for s in scores["address"]]
+    assert max(clean) < 60  # the addresses read as ordinary English (each about 20)
+    # every address is far more surprising with its words shuffled
+    assert all(s.score > 10 * c for s, c in zip(scores["shuffled"], clean, strict=True))
+    assert statistics.median(s.score for s in scores["base64"]) > 3 * statistics.median(clean)
+    assert scorer.score([fluency["address"][0]])[0].score == clean[0]  # deterministic
+    assert scorer_config.judge(PERPLEXITY) is scorer  # loaded once per process
+
+
+def test_perplexity_equals_llama_cpps_own_full_logit_evaluation(fluency):
+    """The chunked evaluation (64 positions at a time) against llama.cpp keeping every position's logits."""
+    from llama_cpp import Llama
+
+    text = fluency["address"][1][:700]  # about 150 tokens: three chunks
+    scorer = scorer_config.judge(PERPLEXITY)
+    reference = Llama(model_path=str(model_path("gemma-3-270m")), n_ctx=256, logits_all=True, verbose=False)
+    tokens = reference.tokenize(text.encode(), add_bos=True)
+    reference.eval(tokens)
+    logits = reference.scores[: len(tokens) - 1].astype(np.float64)
+    log_norm = np.log(np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1)) + logits.max(axis=1)
+    nll = np.mean(log_norm - logits[np.arange(len(tokens) - 1), tokens[1:]])
+    assert 128 < len(tokens) < 192
+    assert scorer.score([text])[0].score == pytest.approx(math.exp(nll), rel=1e-3)
+
+
+def test_perplexity_of_a_text_without_tokens_to_predict_is_unparsed_with_its_reason():
+    scorer = scorer_config.judge(PERPLEXITY)
+    empty, word = scorer.score(["", "Hello"])
+    assert empty.status == UNPARSED and json.loads(empty.raw) == {"tokens": 1}
+    assert word.status == OK and word.score >= 1
+
+
+def test_a_perplexity_regressor_learns_the_log_and_stays_within_the_labels_range(fluency):
+    from udfs.scorers.classifier import DistilledClassifier, agreement
+
+    texts = [*fluency["address"], *fluency["shuffled"]]
+    targets = [20.0 + i for i in range(6)] + [700.0 + 10 * i for i in range(6)]
+    teacher = scorer_config.judge_id(PERPLEXITY)
+    model = DistilledClassifier.train(teacher, texts, targets)
+    predicted = [s.score for s in model.score([*texts, "zzzz " * 50])]
+    assert model.log and all(20.0 <= p <= 750.0 for p in predicted)
+    assert np.mean(predicted[:6]) < np.mean(predicted[6:12])  # the log-scale fit keeps the two groups apart
+    report = agreement(teacher, texts, targets)
+    assert report.within_one is None and report.spearman is not None  # +-1 means nothing for a perplexity

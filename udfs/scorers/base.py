@@ -34,6 +34,11 @@ class Score:
         return asdict(self)
 
 
+def model_label(model: str) -> str:
+    """A model as scorer ids record it: a ``.gguf`` path by its file stem, any other name as given."""
+    return model.rsplit("/", 1)[-1].removesuffix(".gguf") if model.endswith(".gguf") else model
+
+
 class Scorer(Protocol):
     id: ScorerId
 

@@ -5,6 +5,10 @@
      "api_key_env": "OPENAI_API_KEY", "concurrency": 16, "timeout_s": 60}           # any compatible server
     {"backend": "vllm", "model": "HuggingFaceTB/SmolLM2-135M-Instruct"}          # a local GPU
 
+A scorer config is ``{"prompt": "edu", "version": "v1", "llm": {...}}`` for an LLM judge, or
+``{"scorer": "perplexity", "version": "v1", "model": "gemma-3-270m", "max_tokens": 256}`` for
+perplexity under a base model (llama.cpp: it needs the log-likelihood of every token).
+
 Backends and judges are cached per process, so a model loads once however many batches it sees.
 """
 
@@ -15,8 +19,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from udfs.scorers import perplexity
 from udfs.scorers.backends.base import Backend
-from udfs.scorers.base import ScorerId
+from udfs.scorers.base import Scorer, ScorerId, model_label
 from udfs.scorers.judge import LLMJudge
 from udfs.scorers.prompts import load_prompt
 
@@ -26,8 +31,7 @@ DEFAULT_LLM = {"backend": "llamacpp", "model": "smollm2-135m-instruct"}
 
 def model_name(llm: Mapping[str, Any]) -> str:
     """The model as scorer ids record it (a .gguf path by its file stem)."""
-    model = str(llm.get("model", DEFAULT_LLM["model"]))
-    return model.rsplit("/", 1)[-1].removesuffix(".gguf") if model.endswith(".gguf") else model
+    return model_label(str(llm.get("model", DEFAULT_LLM["model"])))
 
 
 @lru_cache(maxsize=8)
@@ -51,23 +55,42 @@ def backend(llm_json: str) -> Backend:
 
 def _spec(config_json: str) -> dict[str, Any]:
     spec = json.loads(config_json)
-    missing = {"prompt", "version"} - set(spec)
+    required = {"version"} if spec.get("scorer") == perplexity.NAME else {"prompt", "version"}
+    missing = required - set(spec)
     if missing:
         raise ValueError(f"scorer config {config_json} lacks {sorted(missing)}")
     return spec
 
 
+def _perplexity_args(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "model": spec.get("model", perplexity.DEFAULT_MODEL),
+        "version": spec["version"],
+        "max_tokens": int(spec.get("max_tokens", 256)),
+    }
+
+
 def judge_id(config_json: str) -> ScorerId:
-    """The identity of the judge a config describes, without loading its model."""
+    """The identity of the scorer a config describes, without loading its model."""
     spec = _spec(config_json)
+    if spec.get("scorer") == perplexity.NAME:
+        return perplexity.perplexity_id(**_perplexity_args(spec))
     prompt = load_prompt(spec["prompt"], spec["version"])
     return ScorerId(prompt.name, model_name(spec.get("llm") or DEFAULT_LLM), prompt.version)
 
 
-@lru_cache(maxsize=8)
-def judge(config_json: str) -> LLMJudge:
-    """``{"prompt": "edu", "version": "v1", "llm": {...}}`` as a loaded judge."""
+def is_numeric(config_json: str) -> bool:
+    """Whether the scorer answers with a number (a rating, a perplexity) rather than a label or text."""
     spec = _spec(config_json)
+    return spec.get("scorer") == perplexity.NAME or load_prompt(spec["prompt"], spec["version"]).answer == "digit"
+
+
+@lru_cache(maxsize=8)
+def judge(config_json: str) -> Scorer:
+    """A loaded scorer: an LLM judge (prompt through a backend), or a perplexity scorer."""
+    spec = _spec(config_json)
+    if spec.get("scorer") == perplexity.NAME:
+        return perplexity.PerplexityScorer(**_perplexity_args(spec))
     prompt = load_prompt(spec["prompt"], spec["version"])
     llm = spec.get("llm") or DEFAULT_LLM
     return LLMJudge(backend(json.dumps(llm, sort_keys=True)), prompt)

