@@ -12,6 +12,8 @@ from typing import Any
 
 import great_expectations as gx
 
+from udfs.scorers.perplexity import NAME as PERPLEXITY
+
 E = gx.expectations
 
 
@@ -59,7 +61,7 @@ def row_expectations(tier: str, gate: Mapping[str, Any]) -> list:
         return [
             *_not_null("score_id", "content_hash", "scorer", "model", "prompt_version", "status"),
             E.ExpectColumnValuesToBeInSet(column="status", value_set=["ok", "unparsed", "failed"]),
-            E.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=5),
+            E.ExpectColumnValuesToBeInSet(column="score_in_range", value_set=[True]),
             E.ExpectColumnValuesToBeInSet(column="unparsed_without_raw", value_set=[False]),
         ]
     if tier == "edits":
@@ -83,8 +85,12 @@ def row_frame_sql(tier: str, rows: str) -> str:
             f"SELECT r.*, coalesce(contains(s.text, r.evidence), false) AS evidence_in_source "
             f"FROM {rows} r LEFT JOIN tiers.l3_refined s USING (doc_id)"
         )
-    if tier == "scores":  # an unparsed answer must keep what the model said
-        return f"SELECT *, status = 'unparsed' AND raw IS NULL AS unparsed_without_raw FROM {rows}"
+    if tier == "scores":  # an unparsed answer must keep what the model said; a perplexity is >= 1, the rest 0-5
+        return (
+            f"SELECT *, status = 'unparsed' AND raw IS NULL AS unparsed_without_raw, "
+            f"CASE WHEN scorer LIKE '{PERPLEXITY}%' THEN score >= 1 ELSE score BETWEEN 0 AND 5 END AS score_in_range "
+            f"FROM {rows}"
+        )
     return f"SELECT * FROM {rows}"
 
 

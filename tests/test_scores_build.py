@@ -32,6 +32,7 @@ def _vars(proxy_url: str, **extra) -> str:
             "l2_llm_sample": 2 * PER_STRATUM,
             "l2_max_llm_calls": 32,
             "l2_distill_min_labels": MIN_LABELS,
+            "l2_perplexity": None,  # perplexity runs in-process, not through the server: its own test below
             **extra,
         }
     )
@@ -134,3 +135,31 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
     assert query(lake, "SELECT count(*) FROM ops.scores WHERE scorer = 'edu' AND prompt_version = 'v2'") == [
         (2 * PER_STRATUM,)
     ]
+
+
+def test_perplexity_scores_the_sample_a_regressor_the_rest_and_l2_selects_on_it(lake):
+    """Gemma-3-270M perplexity through the same cache, sample and budget as the judges."""
+    variables = {"l2_judges": {}, "l2_llm_sample": 2 * PER_STRATUM, "l2_distill_min_labels": MIN_LABELS,
+                 "l2_max_llm_calls": 32}  # fmt: skip
+    assert run_build(lake, quiet=True, variables=json.dumps(variables)).success
+    own = query(lake, "SELECT score, raw FROM ops.scores WHERE scorer = 'perplexity' AND status = 'ok'")
+    assert len(own) == 2 * PER_STRATUM and all(1 <= score < 100 and '"tokens": 256' in raw for score, raw in own)
+    low, high = min(r[0] for r in own), max(r[0] for r in own)
+    distilled = query(lake, "SELECT score FROM ops.scores WHERE scorer = 'perplexity-distilled'")
+    kept = query(lake, "SELECT count(DISTINCT content_hash) FROM tiers.l1_clean WHERE kept")[0][0]
+    assert len(distilled) == kept - len(own) and all(low <= s <= high for (s,) in distilled)
+    by = query(lake, "SELECT split_part(perplexity_scored_by, ':', 1), count(*) FROM tiers.l2_selected GROUP BY 1")
+    assert dict(by) == {"perplexity": len(own), "perplexity-distilled": len(distilled)}
+
+    # a perplexity bar: L2 keeps exactly the texts at or under it, and nothing is scored again
+    scores = query(lake, "SELECT count(*), max(scored_at) FROM ops.scores")
+    bar = sorted(r[0] for r in own)[PER_STRATUM]
+    assert run_build(lake, quiet=True, variables=json.dumps({**variables, "l2_max_perplexity": bar})).success
+    assert query(lake, "SELECT count(*), max(scored_at) FROM ops.scores") == scores
+    under = query(
+        lake,
+        "SELECT count(*) FILTER (WHERE s.score <= ?), count(l.content_hash) FROM ops.scores s "
+        "LEFT JOIN tiers.l2_selected l USING (content_hash) WHERE s.scorer LIKE 'perplexity%'",
+        [bar],
+    )
+    assert under[0][0] == under[0][1] < kept

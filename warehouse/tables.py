@@ -103,6 +103,8 @@ L2_SELECTED = TableDef(
             _opt("edu_score", pa.float64()),
             _opt("edu_scored_by", pa.string()),
             _opt("domain", pa.string()),
+            _opt("perplexity", pa.float64()),
+            _opt("perplexity_scored_by", pa.string()),
         ]
     ),
     ("source",),

@@ -9,6 +9,25 @@
               'min_labels': var('l2_distill_min_labels')}) | replace("'", "''") }}'
 {%- endmacro %}
 
+{#- The perplexity scorer's configuration (var l2_perplexity) as a SQL string literal. -#}
+{% macro perplexity_config() -%}
+  {%- set spec = {'scorer': 'perplexity', 'min_labels': var('l2_distill_min_labels')} -%}
+  {%- do spec.update(var('l2_perplexity')) -%}
+  '{{ tojson(spec) | replace("'", "''") }}'
+{%- endmacro %}
+
+{#- Every L2 scorer ops.scores runs, as name -> configuration literal: the judges, then perplexity if on. -#}
+{% macro l2_scorers() -%}
+  {%- set scorers = {} -%}
+  {%- for prompt in var('l2_judges') -%}
+    {%- do scorers.update({prompt: judge_config(prompt)}) -%}
+  {%- endfor -%}
+  {%- if var('l2_perplexity') -%}
+    {%- do scorers.update({'perplexity': perplexity_config()}) -%}
+  {%- endif -%}
+  {{ return(scorers) }}
+{%- endmacro %}
+
 {#- A generator's configuration (var `name`: {prompt, version}) as a SQL string literal, with the llm var. -#}
 {% macro generator_config(name) -%}
   '{{ tojson({'prompt': var(name)['prompt'], 'version': var(name)['version'], 'llm': var('llm')}) | replace("'", "''") }}'

@@ -1,6 +1,7 @@
 {#-
   ops.scores: every (text, scorer, model, prompt version) is scored once, ever.
-  For each judge in var l2_judges (prompt name: version), run by the backend in var llm:
+  For each judge in var l2_judges (prompt name: version), run by the backend in var llm, and for
+  perplexity under a base model (var l2_perplexity; null turns it off):
   - the LLM labels a fixed stratified sample of l2_llm_sample texts (round-robin over the
     (source, language) strata, each in hash order), at most l2_max_llm_calls new calls per judge
     per build; what the cap leaves is labelled by the next build;
@@ -31,10 +32,10 @@ sample as (
     )
     qualify row_number() over (order by rank_in_stratum, hash(content_hash)) <= {{ var('l2_llm_sample') }}
 )
-{%- for prompt in var('l2_judges') %}
+{%- for prompt, config in l2_scorers().items() %}
 
 , {{ prompt }}_judge as (
-    select th_scorer_id({{ judge_config(prompt) }}) as id
+    select th_scorer_id({{ config }}) as id
 ),
 
 {{ prompt }}_todo as (
@@ -49,7 +50,7 @@ sample as (
 ),
 
 {{ prompt }}_judged as materialized (
-    select t.content_hash, j.id, th_judge(t.text, {{ judge_config(prompt) }}, (select count(*) from {{ prompt }}_todo)) as r
+    select t.content_hash, j.id, th_judge(t.text, {{ config }}, (select count(*) from {{ prompt }}_todo)) as r
     from {{ prompt }}_todo t, {{ prompt }}_judge j
 ),
 
@@ -67,7 +68,7 @@ sample as (
 ),
 
 {{ prompt }}_classifier as materialized (
-    select th_distill(list(text order by content_hash), list(target order by content_hash), {{ judge_config(prompt) }}) as id
+    select th_distill(list(text order by content_hash), list(target order by content_hash), {{ config }}) as id
     from {{ prompt }}_labels
 ),
 
@@ -83,7 +84,7 @@ sample as (
 {%- endfor %}
 
 , fresh as (
-    {%- for prompt in var('l2_judges') %}
+    {%- for prompt in l2_scorers() %}
     select content_hash, id, r from {{ prompt }}_judged
     union all
     select content_hash, id, r from {{ prompt }}_distilled
@@ -100,7 +101,7 @@ superseded as (
     -- scores of an older classifier distilled for the same judge and prompt version
     select p.score_id from previous p
     where false
-    {%- for prompt in var('l2_judges') %}
+    {%- for prompt in l2_scorers() %}
        or p.score_id in (
            select p2.score_id from previous p2, {{ prompt }}_classifier k
            where k.id is not null and p2.scorer = k.id.name and p2.prompt_version = k.id.prompt_version

@@ -1,8 +1,8 @@
 {#-
   L2 selected: kept L1 documents in an allowed language whose scores clear the bars (vars).
   - quality_score: a transparent text heuristic (length and share of letters), computed once per text;
-  - edu_score (0-5) and domain: from ops.scores, the LLM judge's own answer where it gave one, else
-    the answer of the classifier distilled from its labels; edu_scored_by says which.
+  - edu_score (0-5), domain and perplexity: from ops.scores, the scorer's own answer where it gave
+    one, else the answer of the classifier distilled from its labels; *_scored_by says which.
   The thresholds re-apply every build.
   --vars '{l2_reads_l1_at: build-3}' rebuilds L2 (and what follows) from L1 as it was at build 3.
 -#}
@@ -32,8 +32,8 @@ scored as (
 ),
 
 judges as (
-    {%- for prompt in var('l2_judges') %}
-    select '{{ prompt }}' as judge, th_scorer_id({{ judge_config(prompt) }}) as id
+    {%- for prompt, config in l2_scorers().items() %}
+    select '{{ prompt }}' as judge, th_scorer_id({{ config }}) as id
     {{- '\n    union all' if not loop.last }}
     {%- endfor %}
 ),
@@ -55,7 +55,9 @@ model_scores as (
         content_hash,
         max(score) filter (where judge = 'edu') as edu_score,
         max(scored_by) filter (where judge = 'edu') as edu_scored_by,
-        max(label) filter (where judge = 'domain') as domain
+        max(label) filter (where judge = 'domain') as domain,
+        max(score) filter (where judge = 'perplexity') as perplexity,
+        max(scored_by) filter (where judge = 'perplexity') as perplexity_scored_by
     from candidate_scores
     where preference = 1
     group by content_hash
@@ -63,9 +65,12 @@ model_scores as (
 
 select
     doc_id, source, uri, content_hash, text, language, quality_score,
-    m.edu_score, m.edu_scored_by, m.domain
+    m.edu_score, m.edu_scored_by, m.domain, m.perplexity, m.perplexity_scored_by
 from scored
 left join model_scores m using (content_hash)
 where language in ({{ l2_language_list() }})
   and quality_score >= {{ var('l2_min_quality') }}
   and coalesce(m.edu_score, 0) >= {{ var('l2_min_edu_score') }}
+  {%- if var('l2_max_perplexity') is not none %}
+  and m.perplexity <= {{ var('l2_max_perplexity') }}
+  {%- endif %}
