@@ -1,4 +1,8 @@
-"""Shared fixtures: a fresh lake per test, and the real bundled corpus fetched once into the cache."""
+"""Shared fixtures: a fresh lake per test, and the real bundled corpus fetched once into the cache.
+
+The suite runs on two pytest-xdist workers (scripts/test.sh). Each worker gets its own dbt target
+folder and one llama.cpp thread per model; tests that share an expensive fixture run on one worker.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from udfs.scorers.backends.llamacpp import packaged_model_path
+from udfs.scorers.backends.llamacpp import packaged_model_path, threads
 from warehouse.catalog import open_catalog
 from warehouse.config import Settings, load_settings
 from warehouse.corpus import PreparedSource, prepare
@@ -22,6 +26,24 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # LLM judging costs about a second a call on 2 cores: builds here make none unless a test asks
 # (with --vars l2_max_llm_calls), so only the scoring tests pay for it
 os.environ.setdefault("TIERHOUSE_MAX_LLM_CALLS", "0")
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER:
+    # dbt writes its manifest and compiled SQL under the target folder: one per worker
+    PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
+    os.environ["DBT_TARGET_PATH"] = str(PROJECT / "target" / WORKER)
+    os.environ["DBT_LOG_PATH"] = str(PROJECT / "logs" / WORKER)
+    # the cores shared among the workers: llama.cpp's threads wait for each other by spinning
+    share = (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("TIERHOUSE_LLM_THREADS", str(max(1, share)))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With ``--dist loadgroup``: a test module runs on one worker (its module fixtures are made
+    once), and every test of the whole-corpus lake runs beside the others (it is built once)."""
+    for item in items:
+        group = "corpus_lake" if "corpus_lake" in getattr(item, "fixturenames", ()) else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
@@ -70,7 +92,9 @@ def corpus_lake(corpus: dict[str, PreparedSource], tmp_path_factory: pytest.Temp
             pattern=s.pattern, uri_prefix=item.uri_prefix,
         )  # fmt: skip
     # the default CPU judge (llama.cpp, SmolLM2) labels a small sample, so the default path runs too
-    return settings, run_build(settings, quiet=True, variables='{"l2_max_llm_calls": 6, "l2_llm_sample": 6}')
+    # (perplexity has its own build test)
+    variables = '{"l2_max_llm_calls": 6, "l2_llm_sample": 6, "l2_perplexity": null}'
+    return settings, run_build(settings, quiet=True, variables=variables)
 
 
 def _free_port() -> int:
@@ -90,7 +114,7 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory):
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2-135m-instruct",
-             "--port", str(port), "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1), "--verbose", "False"],
+             "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads()), "--verbose", "False"],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}/v1"

@@ -25,7 +25,7 @@ MIN_LABELS = 8  # enough to distil a classifier from them
 def _vars(proxy_url: str, **extra) -> str:
     # one request at a time: llama_cpp.server queues the rest, so their wait would count against the timeout
     llm = {"backend": "openai", "model": "smollm2-135m-instruct", "base_url": proxy_url, "api_key_env": "TEST_KEY",
-           "concurrency": 1, "timeout_s": 8, "max_attempts": 2, "max_wait_s": 0.5}  # fmt: skip
+           "concurrency": 1, "timeout_s": 4, "max_attempts": 2, "max_wait_s": 0.5}  # fmt: skip
     return json.dumps(
         {
             "llm": llm,
@@ -73,7 +73,7 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
     monkeypatch.setenv("TEST_KEY", "sk-secret-never-logged")
     # 1. a first build under 30% faults (timeouts, 500s, junk JSON, resets, 429s) completes; every
     # judged text has a row, failures included, with the error and never the API key
-    with FaultProxy(upstream, fault_rate=0.3, hang_s=9, seed=5) as proxy:
+    with FaultProxy(upstream, fault_rate=0.3, hang_s=5, seed=5) as proxy:
         first = run_build(lake, quiet=True, variables=_vars(proxy.url))
     assert first.success, first.record
     assert set(proxy.log.outcomes) == {"forwarded", *FAULTS}
@@ -139,11 +139,12 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
 
 def test_perplexity_scores_the_sample_a_regressor_the_rest_and_l2_selects_on_it(lake):
     """Gemma-3-270M perplexity through the same cache, sample and budget as the judges."""
+    window = {"model": "gemma-3-270m", "version": "v1", "max_tokens": 128}  # half the default: quicker
     variables = {"l2_judges": {}, "l2_llm_sample": 2 * PER_STRATUM, "l2_distill_min_labels": MIN_LABELS,
-                 "l2_max_llm_calls": 32}  # fmt: skip
+                 "l2_max_llm_calls": 32, "l2_perplexity": window}  # fmt: skip
     assert run_build(lake, quiet=True, variables=json.dumps(variables)).success
     own = query(lake, "SELECT score, raw FROM ops.scores WHERE scorer = 'perplexity' AND status = 'ok'")
-    assert len(own) == 2 * PER_STRATUM and all(1 <= score < 100 and '"tokens": 256' in raw for score, raw in own)
+    assert len(own) == 2 * PER_STRATUM and all(1 <= score < 100 and '"tokens": 128' in raw for score, raw in own)
     low, high = min(r[0] for r in own), max(r[0] for r in own)
     distilled = query(lake, "SELECT score FROM ops.scores WHERE scorer = 'perplexity-distilled'")
     kept = query(lake, "SELECT count(DISTINCT content_hash) FROM tiers.l1_clean WHERE kept")[0][0]
