@@ -1,7 +1,8 @@
 """Shared fixtures: a fresh lake per test, and the real bundled corpus fetched once into the cache.
 
-The suite runs on two pytest-xdist workers (scripts/test.sh). Each worker gets its own dbt target
-folder and one llama.cpp thread per model; tests that share an expensive fixture run on one worker.
+The suite runs on two pytest-xdist workers, a test module at a time (scripts/test.sh: --dist
+loadfile, so module fixtures are made once). Each worker gets its own dbt target folder and its
+share of the cores for llama.cpp.
 """
 
 from __future__ import annotations
@@ -38,14 +39,6 @@ if WORKER:
     os.environ.setdefault("TIERHOUSE_LLM_THREADS", str(max(1, share)))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With ``--dist loadgroup``: a test module runs on one worker (its module fixtures are made
-    once), and every test of the whole-corpus lake runs beside the others (it is built once)."""
-    for item in items:
-        group = "corpus_lake" if "corpus_lake" in getattr(item, "fixturenames", ()) else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings for an empty embedded lake under the test's own temporary folder."""
@@ -72,29 +65,6 @@ def handbook_root(corpus: dict[str, PreparedSource]) -> Path:
 @pytest.fixture(scope="session")
 def sotu_root(corpus: dict[str, PreparedSource]) -> Path:
     return corpus["sotu"].paths[0]
-
-
-@pytest.fixture(scope="session")
-def corpus_lake(corpus: dict[str, PreparedSource], tmp_path_factory: pytest.TempPathFactory):
-    """The whole bundled corpus ingested and built once (about a minute), shared by the tests that read it.
-
-    Returns (settings, outcome of the first build). Tests that build again must query past states
-    with ``FOR VERSION AS OF 'build-1'`` rather than assume the lake is as the first build left it.
-    """
-    from warehouse.build import run_build
-    from warehouse.ingest import ingest
-
-    settings = load_settings(tmp_path_factory.mktemp("corpus") / "lake")
-    for name, item in corpus.items():
-        s = item.source
-        ingest(
-            list(item.paths), name, settings=settings, fmt=s.format, id_field=s.id_field,
-            pattern=s.pattern, uri_prefix=item.uri_prefix,
-        )  # fmt: skip
-    # the default CPU judge (llama.cpp, SmolLM2) labels a small sample, so the default path runs too
-    # (perplexity has its own build test)
-    variables = '{"l2_max_llm_calls": 6, "l2_llm_sample": 6, "l2_perplexity": null}'
-    return settings, run_build(settings, quiet=True, variables=variables)
 
 
 def _free_port() -> int:

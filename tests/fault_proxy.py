@@ -22,7 +22,8 @@ FAULTS = ("timeout", "http_500", "junk_json", "reset", "http_429")
 
 @dataclass
 class ProxyLog:
-    """What happened to each request: ``forwarded`` or the fault injected."""
+    """What happened to each request: ``forwarded`` (the upstream answer reached the client),
+    ``abandoned`` (the client gave up before it came), or the fault injected."""
 
     outcomes: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -88,7 +89,8 @@ class FaultProxy:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fault = proxy._draw()
-                proxy.log.add(fault or "forwarded")
+                if fault:
+                    proxy.log.add(fault)
                 if fault == "timeout":
                     time.sleep(proxy.hang_s)
                     return self._reply(504, b'{"error": "too late"}')
@@ -109,7 +111,12 @@ class FaultProxy:
                 response = upstream.getresponse()
                 payload = response.read()
                 upstream.close()
-                return self._reply(response.status, payload)
+                try:
+                    self._reply(response.status, payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    proxy.log.add("abandoned")
+                else:
+                    proxy.log.add("forwarded")
 
         return Handler
 

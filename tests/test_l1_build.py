@@ -35,29 +35,6 @@ def _build(settings, variables: str | None = None):
     return run_build(settings, quiet=True, variables=variables)
 
 
-def test_corpus_build_rejects_near_duplicates_and_keeps_the_earliest(corpus_lake):
-    settings, outcome = corpus_lake
-    l1 = "tiers.l1_clean FOR VERSION AS OF 'build-1'"
-    stats = outcome.record["models"]["l1_clean"]["operators"]["fuzzy_dedup"]
-    assert stats["signed"] > 1000 and stats["near_duplicates"] > 0
-    marked = query(settings, f"SELECT count(*) FROM {l1} WHERE list_contains(reject_reasons, 'near_duplicate')")
-    assert marked == [(stats["near_duplicates"],)]
-    # every cluster keeps exactly one document: its earliest ingested (ties: smallest doc_id)
-    clusters = query(
-        settings,
-        f"""SELECT c.near_dup_cluster, count(*) FILTER (WHERE c.kept),
-                   bool_and(c.near_dup_cluster = first.doc_id), count(*)
-            FROM {l1} c JOIN tiers.l0_raw l0 USING (doc_id)
-            JOIN (SELECT near_dup_cluster, arg_min(doc_id, (ingested_at, doc_id)) AS doc_id
-                  FROM {l1} JOIN tiers.l0_raw USING (doc_id) WHERE near_dup_cluster IS NOT NULL GROUP BY 1) first
-              USING (near_dup_cluster)
-            GROUP BY 1""",
-    )
-    assert len(clusters) == stats["clusters"] and all(size >= 2 for *_, size in clusters)
-    assert all(kept == 1 and earliest for _, kept, earliest, _ in clusters)
-    assert query(settings, "SELECT count(DISTINCT content_hash) FROM ops.minhash") == [(stats["signed"],)]
-
-
 def test_near_duplicate_ingested_later_is_rejected_signing_only_new_texts(settings, corpus, tmp_path):
     speeches = _speeches(corpus, 8)
     ingest([_jsonl(tmp_path / "a.jsonl", speeches)], "sotu", settings=settings)

@@ -102,7 +102,7 @@ def test_generation_faults_are_retried_and_a_rebuild_calls_nothing(lake, llm_ser
 
     def build(url: str, edits: int, pairs: int):
         llm = {"backend": "openai", "model": "smollm2-135m-instruct", "base_url": url,
-               "concurrency": 1, "timeout_s": 20, "max_attempts": 2, "max_wait_s": 0.5}  # fmt: skip
+               "concurrency": 1, "timeout_s": 25, "max_attempts": 2, "max_wait_s": 0.5}  # fmt: skip
         variables = {**NO_SCORING, "llm": llm, "l3_max_llm_edits": edits, "l4_max_llm_calls": pairs}
         outcome = run_build(lake, quiet=True, variables=json.dumps(variables))
         assert outcome.success, outcome.record
@@ -112,7 +112,7 @@ def test_generation_faults_are_retried_and_a_rebuild_calls_nothing(lake, llm_ser
         return query(lake, f"SELECT count(*) FROM ops.{table} WHERE status = 'failed'")[0][0]
 
     # edits under 30% faults, then a clean rerun that sends exactly the failed ones again
-    with FaultProxy(upstream, fault_rate=0.3, hang_s=21, seed=3) as proxy:
+    with FaultProxy(upstream, fault_rate=0.3, hang_s=26, seed=3) as proxy:
         build(proxy.url, edits=3, pairs=0)
     assert query(lake, "SELECT count(*) FROM ops.edits") == [(3,)]  # every text sent has its row
     failed_edits = failed("edits")
@@ -121,7 +121,7 @@ def test_generation_faults_are_retried_and_a_rebuild_calls_nothing(lake, llm_ser
     assert len(proxy.log.outcomes) == failed_edits and failed("edits") == 0
 
     # QA pairs under faults: a failed pair is synthesised (and verified) again, nothing else is
-    with FaultProxy(upstream, fault_rate=0.3, hang_s=21, seed=8) as proxy:
+    with FaultProxy(upstream, fault_rate=0.3, hang_s=26, seed=8) as proxy:
         build(proxy.url, edits=3, pairs=10)
     assert query(lake, "SELECT count(*) FROM ops.qa") == [(5,)]  # a pair (or its failure) for each text
     failed_pairs = failed("qa")
