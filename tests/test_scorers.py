@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -156,3 +157,15 @@ def test_a_perplexity_regressor_learns_the_log_and_stays_within_the_labels_range
     assert np.mean(predicted[:6]) < np.mean(predicted[6:12])  # the log-scale fit keeps the two groups apart
     report = agreement(teacher, texts, targets)
     assert report.within_one is None and report.spearman is not None  # +-1 means nothing for a perplexity
+
+
+def test_llamacpp_scorers_called_from_many_threads_at_once_answer_as_one_at_a_time(texts):
+    """DuckDB calls UDFs from several threads: two judges sharing a model and the perplexity scorer
+    must not run in one llama.cpp context at once (it crashed the quick start before LOCK)."""
+    scorers = [scorer_config.judge(json.dumps({"prompt": p, "version": "v1"})) for p in ("edu", "domain")]
+    scorers.append(scorer_config.judge(PERPLEXITY))
+    jobs = [(scorer, text) for scorer in scorers for text in texts.values()]
+    serial = [scorer.score([text])[0] for scorer, text in jobs]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        concurrent = list(pool.map(lambda job: job[0].score([job[1]])[0], jobs))
+    assert [(s.status, s.score, s.label) for s in concurrent] == [(s.status, s.score, s.label) for s in serial]

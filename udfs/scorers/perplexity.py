@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from udfs.scorers.backends.llamacpp import load, model_path
+from udfs.scorers.backends.llamacpp import LOCK, load, model_path
 from udfs.scorers.base import FAILED, OK, UNPARSED, Score, ScorerId, model_label
 
 NAME = "perplexity"
@@ -59,18 +59,17 @@ class PerplexityScorer:
         return total / (len(tokens) - 1)
 
     def score(self, texts: Sequence[str]) -> list[Score]:
-        results = []
-        for text in texts:
-            # a token is rarely over 16 characters, so this much text always fills the window
-            tokens = self.llm.tokenize(text[: self.max_tokens * 16].encode(), add_bos=True)[: self.max_tokens]
-            if len(tokens) < 2:
-                results.append(Score(UNPARSED, raw=json.dumps({"tokens": len(tokens)})))
-                continue
-            try:
-                nll = self._mean_nll(tokens)
-            except RuntimeError as exc:  # a decode failure is this text's, not the batch's
-                results.append(Score(FAILED, error=f"llama.cpp: {exc}"))
-                continue
-            raw = json.dumps({"tokens": len(tokens), "mean_nll": round(nll, 6)})
-            results.append(Score(OK, score=round(float(np.exp(nll)), 4), raw=raw))
-        return results
+        with LOCK:
+            return [self._score(text) for text in texts]
+
+    def _score(self, text: str) -> Score:
+        # a token is rarely over 16 characters, so this much text always fills the window
+        tokens = self.llm.tokenize(text[: self.max_tokens * 16].encode(), add_bos=True)[: self.max_tokens]
+        if len(tokens) < 2:
+            return Score(UNPARSED, raw=json.dumps({"tokens": len(tokens)}))
+        try:
+            nll = self._mean_nll(tokens)
+        except RuntimeError as exc:  # a decode failure is this text's, not the batch's
+            return Score(FAILED, error=f"llama.cpp: {exc}")
+        raw = json.dumps({"tokens": len(tokens), "mean_nll": round(nll, 6)})
+        return Score(OK, score=round(float(np.exp(nll)), 4), raw=raw)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -58,18 +59,31 @@ def model_path(model: str) -> Path:
     return Path(model).expanduser() if model.endswith(".gguf") else packaged_model_path(model)
 
 
+#: one llama.cpp call at a time in this process. DuckDB runs UDFs on several threads, and a model's
+#: context is not thread-safe (two judges sharing a model crashed the process); loading redirects the
+#: process's stdout and stderr for a moment, which must not interleave either.
+LOCK = threading.RLock()
+
+
 def threads() -> int:
     """CPU threads per model: ``$TIERHOUSE_LLM_THREADS``, else every core. Fewer where processes share
     the cores: llama.cpp's threads wait for each other by spinning, which collapses when oversubscribed."""
     return int(os.environ.get("TIERHOUSE_LLM_THREADS") or os.cpu_count() or 1)
 
 
-@lru_cache(maxsize=4)
 def load(path: str, n_ctx: int, n_batch: int = 512):
     """A llama.cpp model, loaded once per process for each (file, context, batch) it is asked for."""
-    from llama_cpp import Llama
+    with LOCK:
+        return _load(path, n_ctx, n_batch)
 
-    return Llama(model_path=path, n_ctx=n_ctx, n_batch=n_batch, n_threads=threads(), seed=0, verbose=False)
+
+@lru_cache(maxsize=4)
+def _load(path: str, n_ctx: int, n_batch: int):
+    from llama_cpp import Llama
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    with suppress_stdout_stderr(disable=False):  # llama.cpp prints some context notes despite verbose=False
+        return Llama(model_path=path, n_ctx=n_ctx, n_batch=n_batch, n_threads=threads(), seed=0, verbose=False)
 
 
 class LlamaCppBackend:
@@ -133,13 +147,14 @@ class LlamaCppBackend:
         return self.llm.detokenize(out).decode("utf-8", errors="replace")
 
     def chat(self, requests: Sequence[ChatRequest]) -> list[Reply]:
-        replies = []
-        for request in requests:
-            try:
-                reply = self._first_token(request) if request.top_logprobs else Reply()
-                if request.max_tokens > 1 or not request.top_logprobs:
-                    reply = Reply(text=self._generate(request), top_logprobs=reply.top_logprobs)
-                replies.append(reply)
-            except (RuntimeError, ValueError) as exc:  # a decode failure is this request's, not the batch's
-                replies.append(Reply(error=f"llama.cpp: {exc}"))
-        return replies
+        with LOCK:
+            return [self._answer(request) for request in requests]
+
+    def _answer(self, request: ChatRequest) -> Reply:
+        try:
+            reply = self._first_token(request) if request.top_logprobs else Reply()
+            if request.max_tokens > 1 or not request.top_logprobs:
+                reply = Reply(text=self._generate(request), top_logprobs=reply.top_logprobs)
+            return reply
+        except (RuntimeError, ValueError) as exc:  # a decode failure is this request's, not the batch's
+            return Reply(error=f"llama.cpp: {exc}")
