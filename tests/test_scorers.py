@@ -138,6 +138,15 @@ def test_perplexity_equals_llama_cpps_own_full_logit_evaluation(fluency):
     assert scorer.score([text])[0].score == pytest.approx(math.exp(nll), rel=1e-3)
 
 
+def test_perplexity_config_errors_name_what_is_wrong():
+    with pytest.raises(ValueError, match=r"unknown keys \['max_token'\]"):
+        scorer_config.judge_id(json.dumps({"scorer": "perplexity", "version": "v1", "max_token": 64}))
+    with pytest.raises(ValueError, match=r"unknown perplexity method 'v9'; methods: \['v1'\]"):
+        scorer_config.judge_id(json.dumps({"scorer": "perplexity", "version": "v9"}))
+    with pytest.raises(ValueError, match=r"lacks \['version'\]"):
+        scorer_config.judge_id(json.dumps({"scorer": "perplexity"}))
+
+
 def test_perplexity_of_a_text_without_tokens_to_predict_is_unparsed_with_its_reason():
     scorer = scorer_config.judge(PERPLEXITY)
     empty, word = scorer.score(["", "Hello"])

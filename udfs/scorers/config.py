@@ -63,6 +63,9 @@ def _spec(config_json: str) -> dict[str, Any]:
 
 
 def _perplexity_args(spec: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(spec) - {"scorer", "version", "model", "max_tokens", "min_labels"}
+    if unknown:
+        raise ValueError(f"perplexity config has unknown keys {sorted(unknown)}; it takes model, version, max_tokens")
     return {
         "model": spec.get("model", perplexity.DEFAULT_MODEL),
         "version": spec["version"],
