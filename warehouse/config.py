@@ -17,6 +17,7 @@ DEFAULT_HOME = "lake"
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 DEFAULT_COMMIT_BYTES = 32 * 1024 * 1024
 DEFAULT_COMMIT_ROWS = 100_000
+DEFAULT_CACHE = Path.home() / ".cache" / "tierhouse"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -38,7 +39,7 @@ class Settings:
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     commit_bytes: int = DEFAULT_COMMIT_BYTES
     commit_rows: int = DEFAULT_COMMIT_ROWS
-    cache_dir: Path = Path.home() / ".cache" / "tierhouse"
+    cache_dir: Path = DEFAULT_CACHE
 
     @property
     def embedded(self) -> bool:
@@ -58,15 +59,20 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+def cache_dir() -> Path:
+    """Where downloads and assembled models are kept: ``$TIERHOUSE_CACHE``, else ``~/.cache/tierhouse``."""
+    cache = os.environ.get("TIERHOUSE_CACHE")
+    return Path(cache).expanduser().resolve() if cache else DEFAULT_CACHE
+
+
 def load_settings(home: str | os.PathLike[str] | None = None) -> Settings:
     """Read settings from the environment; ``home`` overrides ``TIERHOUSE_HOME``."""
     root = Path(home or os.environ.get("TIERHOUSE_HOME") or DEFAULT_HOME).expanduser().resolve()
-    cache = os.environ.get("TIERHOUSE_CACHE")
     return Settings(
         home=root,
         catalog_name=os.environ.get("TIERHOUSE_CATALOG") or None,
         max_record_bytes=_env_int("TIERHOUSE_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES),
         commit_bytes=_env_int("TIERHOUSE_COMMIT_BYTES", DEFAULT_COMMIT_BYTES),
         commit_rows=_env_int("TIERHOUSE_COMMIT_ROWS", DEFAULT_COMMIT_ROWS),
-        cache_dir=Path(cache).expanduser().resolve() if cache else Path.home() / ".cache" / "tierhouse",
+        cache_dir=cache_dir(),
     )

@@ -69,7 +69,7 @@ def _perplexity_args(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "model": spec.get("model", perplexity.DEFAULT_MODEL),
         "version": spec["version"],
-        "max_tokens": int(spec.get("max_tokens", 256)),
+        "max_tokens": int(spec.get("max_tokens", perplexity.MAX_TOKENS)),
     }
 
 

@@ -23,11 +23,12 @@ from udfs.scorers.base import FAILED, OK, UNPARSED, Score, ScorerId, model_label
 NAME = "perplexity"
 DEFAULT_MODEL = "gemma-3-270m"
 METHODS = ("v1",)
+MAX_TOKENS = 256  # the default window
 #: positions decoded at once; llama.cpp keeps a vocabulary-wide logit row for each (Gemma: 262k floats)
 CHUNK = 64
 
 
-def perplexity_id(model: str = DEFAULT_MODEL, version: str = "v1", max_tokens: int = 256) -> ScorerId:
+def perplexity_id(model: str = DEFAULT_MODEL, version: str = "v1", max_tokens: int = MAX_TOKENS) -> ScorerId:
     """The identity a perplexity scorer records, without loading its model."""
     if version not in METHODS:
         raise ValueError(f"unknown perplexity method {version!r}; methods: {list(METHODS)}")
@@ -37,7 +38,7 @@ def perplexity_id(model: str = DEFAULT_MODEL, version: str = "v1", max_tokens: i
 class PerplexityScorer:
     """Perplexity of each text's first ``max_tokens`` tokens; the model loads once per process."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, version: str = "v1", max_tokens: int = 256) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, version: str = "v1", max_tokens: int = MAX_TOKENS) -> None:
         self.id = perplexity_id(model, version, max_tokens)
         self.max_tokens = max_tokens
         self.llm = load(str(model_path(model)), max_tokens, CHUNK)

@@ -29,11 +29,6 @@ PACKAGED = {
 }
 
 
-def models_cache() -> Path:
-    """Where assembled models live: ``$TIERHOUSE_CACHE/models`` (default ``~/.cache/tierhouse/models``)."""
-    return Path(os.environ.get("TIERHOUSE_CACHE", Path.home() / ".cache" / "tierhouse")).expanduser() / "models"
-
-
 def packaged_model_path(name: str) -> Path:
     """The GGUF file of a packaged model; the error says which package to install."""
     if name not in PACKAGED:
@@ -45,7 +40,9 @@ def packaged_model_path(name: str) -> Path:
         raise ImportError(f"model {name!r} ships in the Python package {module.replace('_', '-')}; install it") from exc
     if not hasattr(package, "assemble"):
         return Path(package.__file__).parent / filename
-    target = models_cache() / filename
+    from warehouse.config import cache_dir
+
+    target = cache_dir() / "models" / filename
     if not target.exists():  # assembled beside, then renamed: a crash never leaves half a model in place
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f"{filename}.{os.getpid()}.part")
