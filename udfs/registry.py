@@ -33,8 +33,14 @@ def _struct(**fields: pa.DataType) -> pa.DataType:
 
 
 _FACT = _struct(question=pa.string(), answer=pa.string(), evidence=pa.string())
-_SCORE = _struct(status=pa.string(), score=pa.float64(), label=pa.string(), raw=pa.string(), error=pa.string())
-_SCORE_SQL = "STRUCT(status VARCHAR, score DOUBLE, label VARCHAR, raw VARCHAR, error VARCHAR)"
+_SCORE = _struct(
+    status=pa.string(), score=pa.float64(), label=pa.string(), raw=pa.string(), error=pa.string(),
+    backend=pa.string(), requests=pa.int64(), tokens_in=pa.int64(), tokens_out=pa.int64(), seconds=pa.float64(),
+)  # fmt: skip
+_SCORE_SQL = (
+    "STRUCT(status VARCHAR, score DOUBLE, label VARCHAR, raw VARCHAR, error VARCHAR, "
+    "backend VARCHAR, requests BIGINT, tokens_in BIGINT, tokens_out BIGINT, seconds DOUBLE)"
+)
 _SCORER = _struct(name=pa.string(), model=pa.string(), prompt_version=pa.string())
 _SCORER_SQL = "STRUCT(name VARCHAR, model VARCHAR, prompt_version VARCHAR)"
 

@@ -15,6 +15,7 @@ from rich.table import Column, Table
 from warehouse.catalog import open_catalog
 from warehouse.config import Settings, load_settings
 from warehouse.corpus import CorpusError, load_manifest, prepare
+from warehouse.export.commands import COMMANDS as EXPORT_COMMANDS
 from warehouse.ingest import FORMATS, IngestSummary, ingest
 from warehouse.query import connect
 from warehouse.tables import ALL_TABLES, init_warehouse, resolve_name
@@ -510,6 +511,10 @@ def quickstart(ctx: click.Context, progress: bool | None) -> None:
     print_status(settings)
     if not outcome.success:
         ctx.exit(1)
+
+
+for command in EXPORT_COMMANDS:
+    main.add_command(command)
 
 
 if __name__ == "__main__":

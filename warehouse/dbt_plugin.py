@@ -25,6 +25,7 @@ from warehouse.builds import Build, build_tag, git_revision, next_build_id
 from warehouse.catalog import open_catalog
 from warehouse.config import load_settings
 from warehouse.duck import load_extensions
+from warehouse.export.ledger import record_build_costs
 from warehouse.fingerprint import inputs_seen, is_current
 from warehouse.fuzzy import deduplicate, mark_near_duplicates
 from warehouse.publish import publish, scan_sql, skip_unchanged
@@ -155,4 +156,5 @@ class Plugin(BasePlugin):
         global CURRENT_BUILD
         build = self._build(dict(config["vars"]))
         build.finish(self.catalog, dict(config["statuses"]))
+        record_build_costs(self.catalog, build.build_id, build.started_at, build.models, build.vars)
         CURRENT_BUILD = None

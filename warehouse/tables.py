@@ -40,6 +40,16 @@ class TableDef:
 
 _LINEAGE = [_req("doc_id", pa.string()), _req("source", pa.string()), _opt("uri", pa.string())]
 
+#: what an LLM result cost, on every row of the LLM caches (the cost ledger sums them): the backend,
+#: the requests sent (retries included), prompt and completion tokens, and its share of wall-clock time
+_USAGE = [
+    _opt("backend", pa.string()),
+    _opt("requests", pa.int64()),
+    _opt("tokens_in", pa.int64()),
+    _opt("tokens_out", pa.int64()),
+    _opt("backend_seconds", pa.float64()),
+]
+
 L0_RAW = TableDef(
     "tiers.l0_raw",
     pa.schema(
@@ -124,6 +134,7 @@ L3_REFINED = TableDef(
             _opt("prompt_version", pa.string()),
             _opt("edit_ratio", pa.float64()),
             _opt("llm_edit", pa.string()),
+            _opt("edit_hash", pa.string()),  # ops.edits.content_hash of the text sent to the editor, if any
         ]
     ),
     ("source",),
@@ -186,6 +197,7 @@ SCORES = TableDef(
             _opt("error", pa.string()),
             _opt("attempts", pa.int64()),
             _req("scored_at", TS),
+            *_USAGE,
         ]
     ),
     ("scorer",),
@@ -206,6 +218,7 @@ EDITS = TableDef(
             _opt("error", pa.string()),
             _opt("attempts", pa.int64()),
             _req("edited_at", TS),
+            *_USAGE,
         ]
     ),
     ("editor",),
@@ -233,6 +246,7 @@ QA = TableDef(
             _opt("confidence", pa.float64()),
             _opt("attempts", pa.int64()),
             _req("generated_at", TS),
+            *_USAGE,
         ]
     ),
     (),
@@ -296,10 +310,66 @@ EXPORTS = TableDef(
             _req("created_at", TS),
             _req("path", pa.string()),
             _opt("manifest", pa.string()),
+            _opt("created_by", pa.string()),
+            _opt("build_id", pa.int64()),
+            _opt("mixture", pa.string()),
+            _opt("documents", pa.int64()),
+            _opt("tokens", pa.int64()),
+            _opt("manifest_sha256", pa.string()),
         ]
     ),
     (),
-    "Training-stage datasets written out, with their manifests.",
+    "Training-stage datasets written out: when, by whom, from which build, and their manifests.",
+)
+
+MIXTURES = TableDef(
+    "ops.mixtures",
+    pa.schema(
+        [
+            _req("name", pa.string()),
+            _req("version", pa.int64()),
+            _req("stage", pa.string()),
+            _req("weights", pa.string()),
+            _req("created_at", TS),
+            _opt("created_by", pa.string()),
+            _opt("parent", pa.string()),
+            _opt("feedback", pa.string()),
+            _opt("rule", pa.string()),
+            _opt("note", pa.string()),
+        ]
+    ),
+    (),
+    "Versioned mixtures (slice weights): who made each, and from which parent and feedback.",
+)
+
+COSTS = TableDef(
+    "ops.costs",
+    pa.schema(
+        [
+            _req("build_id", pa.int64()),
+            _req("tier", pa.string()),
+            _req("source", pa.string()),
+            _req("step", pa.string()),
+            _opt("backend", pa.string()),
+            _opt("model", pa.string()),
+            _req("calls", pa.int64()),
+            _req("cached", pa.int64()),
+            _req("failed", pa.int64()),
+            _req("tokens_in", pa.int64()),
+            _req("tokens_out", pa.int64()),
+            _req("backend_seconds", pa.float64()),
+            _req("cost", pa.float64()),
+        ]
+    ),
+    (),
+    "The acquisition-cost ledger: per build, tier, source and LLM step, calls made and served from cache.",
+)
+
+TOKEN_COUNTS = TableDef(
+    "ops.token_counts",
+    pa.schema([_req("tokenizer", pa.string()), _req("content_hash", pa.string()), _req("tokens", pa.int64())]),
+    (),
+    "Tokens per distinct text and tokenizer, counted once: exports read them instead of tokenising again.",
 )
 
 ALL_TABLES: tuple[TableDef, ...] = (
@@ -316,6 +386,9 @@ ALL_TABLES: tuple[TableDef, ...] = (
     MINHASH_EDGES,
     BUILDS,
     EXPORTS,
+    MIXTURES,
+    COSTS,
+    TOKEN_COUNTS,
 )
 BY_NAME = {t.name: t for t in ALL_TABLES}
 

@@ -35,6 +35,7 @@
       'l4_max_llm_calls': var('l4_max_llm_calls'), 'l4_min_agreement': var('l4_min_agreement'),
       'l4_min_verified_fraction': var('l4_min_verified_fraction'),
       'gate_min_rows': var('gate_min_rows'), 'gate_max_row_drop': var('gate_max_row_drop'),
+      'llm_prices': var('llm_prices'),
   }) }}
 {%- endmacro %}
 

@@ -38,3 +38,9 @@
   {{ relation }}.scorer = {{ id }}.name and {{ relation }}.model = {{ id }}.model
   and {{ relation }}.prompt_version = {{ id }}.prompt_version
 {%- endmacro %}
+
+{#- What an LLM result (a th_judge / th_ask struct) cost, as the ops tables' usage columns. -#}
+{% macro llm_usage(result) -%}
+  {{ result }}.backend as backend, {{ result }}.requests as requests, {{ result }}.tokens_in as tokens_in,
+    {{ result }}.tokens_out as tokens_out, {{ result }}.seconds as backend_seconds
+{%- endmacro %}

@@ -22,13 +22,22 @@ class ScorerId:
 
 @dataclass(frozen=True)
 class Score:
-    """One text's result; ``raw`` keeps what the backend said, whatever the status."""
+    """One text's result; ``raw`` keeps what the backend said, whatever the status.
+
+    ``backend`` and the usage fields say what the result cost (the cost ledger reads them from the
+    ops tables); a distilled classifier's scores leave them empty.
+    """
 
     status: str
     score: float | None = None
     label: str | None = None
     raw: str | None = None
     error: str | None = None
+    backend: str | None = None
+    requests: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

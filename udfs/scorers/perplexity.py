@@ -13,11 +13,13 @@ position. Method version and window are both in the scorer identity, so changing
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from udfs.scorers.backends.llamacpp import LOCK, load, model_path
+from udfs.scorers.backends.llamacpp import LOCK, LlamaCppBackend, load, model_path
 from udfs.scorers.base import FAILED, OK, UNPARSED, Score, ScorerId, model_label
 
 NAME = "perplexity"
@@ -64,6 +66,7 @@ class PerplexityScorer:
             return [self._score(text) for text in texts]
 
     def _score(self, text: str) -> Score:
+        started = time.perf_counter()
         # a token is rarely over 16 characters, so this much text always fills the window
         tokens = self.llm.tokenize(text[: self.max_tokens * 16].encode(), add_bos=True)[: self.max_tokens]
         if len(tokens) < 2:
@@ -71,6 +74,9 @@ class PerplexityScorer:
         try:
             nll = self._mean_nll(tokens)
         except RuntimeError as exc:  # a decode failure is this text's, not the batch's
-            return Score(FAILED, error=f"llama.cpp: {exc}")
-        raw = json.dumps({"tokens": len(tokens), "mean_nll": round(nll, 6)})
-        return Score(OK, score=round(float(np.exp(nll)), 4), raw=raw)
+            result = Score(FAILED, error=f"llama.cpp: {exc}")
+        else:
+            raw = json.dumps({"tokens": len(tokens), "mean_nll": round(nll, 6)})
+            result = Score(OK, score=round(float(np.exp(nll)), 4), raw=raw)
+        usage = {"requests": 1, "tokens_in": len(tokens), "seconds": time.perf_counter() - started}
+        return replace(result, backend=LlamaCppBackend.name, **usage)

@@ -45,7 +45,8 @@ keyed as (
 select
     k.edit_id, k.content_hash, k.id.name as editor, k.id.model as model, k.id.prompt_version as prompt_version,
     k.r.raw as output, k.r.status as status, k.r.error as error,
-    coalesce(p.attempts, 0) + 1 as attempts, now() as edited_at
+    coalesce(p.attempts, 0) + 1 as attempts, now() as edited_at,
+    {{ llm_usage('k.r') }}
 from keyed k
 left join previous p using (edit_id)
 union all by name

@@ -86,7 +86,13 @@ fresh as (
             when agreement >= {{ var('l4_min_agreement') }} then 'verified'
             else 'answers_disagree'
         end as verdict,
-        coalesce(agreement, 0.0) as confidence
+        coalesce(agreement, 0.0) as confidence,
+        -- what the generator and the verifier cost together
+        s.backend as backend,
+        s.requests + coalesce(a.requests, 0) as requests,
+        s.tokens_in + coalesce(a.tokens_in, 0) as tokens_in,
+        s.tokens_out + coalesce(a.tokens_out, 0) as tokens_out,
+        s.seconds + coalesce(a.seconds, 0) as backend_seconds
     from checked
 )
 

@@ -114,7 +114,8 @@ select
     k.score_id, k.content_hash, k.id.name as scorer, k.id.model as model, k.id.prompt_version as prompt_version,
     k.r.score as score, k.r.label as label, k.r.raw as raw, k.r.status as status, k.r.error as error,
     coalesce(p.attempts, 0) + 1 as attempts,
-    now() as scored_at
+    now() as scored_at,
+    {{ llm_usage('k.r') }}
 from keyed k
 left join previous p using (score_id)
 union all by name

@@ -70,5 +70,6 @@ select
     case when llm_edit = 'accepted' then edit_version else 'repairs-v1' end as prompt_version,
     case when llm_edit = 'accepted' then th_similarity(text_before, output) else th_edit_ratio(text_before, repaired) end
         as edit_ratio,
-    llm_edit
+    llm_edit,
+    case when needs is not null then repaired_hash end as edit_hash
 from decided

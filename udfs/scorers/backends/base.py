@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 
@@ -21,14 +21,30 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class Reply:
-    """A backend's answer: the text, the first token's alternatives (token -> log-probability), or an error."""
+    """A backend's answer: the text, the first token's alternatives (token -> log-probability), or an error.
+
+    The usage fields feed the cost ledger: ``requests`` sent for this answer (retries included),
+    prompt and completion tokens, and this answer's share of the backend's wall-clock seconds.
+    """
 
     text: str | None = None
     top_logprobs: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    requests: int = 1
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
+
+
+def share_wall_time(replies: list[Reply], seconds: float) -> list[Reply]:
+    """Spread a batch's wall-clock time evenly over its replies (a concurrent batch has no per-request cost)."""
+    each = seconds / len(replies) if replies else 0.0
+    return [replace(r, seconds=each) for r in replies]
 
 
 class Backend(Protocol):
+    #: what the cost ledger records as the backend (``llamacpp``, ``openai``, ``vllm``)
+    name: str
     #: what the scorer identity records as the model
     model: str
 

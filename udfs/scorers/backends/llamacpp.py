@@ -12,7 +12,9 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -86,6 +88,8 @@ def _load(path: str, n_ctx: int, n_batch: int):
 class LlamaCppBackend:
     """Chat completions with llama.cpp, one request after another (the CPU is the batch)."""
 
+    name = "llamacpp"
+
     def __init__(self, model: str = "smollm2-135m-instruct", n_ctx: int = 2048) -> None:
         path = model_path(model)
         self.model = model_label(model)
@@ -116,11 +120,11 @@ class LlamaCppBackend:
         self.llm.n_tokens = min(shared, len(tokens) - 1)  # the last token is always evaluated: its logits
         self.llm.eval(tokens[self.llm.n_tokens :])
 
-    def _first_token(self, request: ChatRequest) -> Reply:
+    def _first_token(self, request: ChatRequest, prompt: list[int]) -> Reply:
         """One forward pass; the most likely first tokens with their log-probabilities."""
         import llama_cpp
 
-        self._eval(self._prompt_tokens(request))
+        self._eval(prompt)
         last = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)  # only the last position is kept
         logits = np.ctypeslib.as_array(last, shape=(self.llm.n_vocab(),)).astype(np.float64)
         logprobs = logits - (logits.max() + np.log(np.exp(logits - logits.max()).sum()))
@@ -131,27 +135,32 @@ class LlamaCppBackend:
             text = self.llm.detokenize([int(token)]).decode("utf-8", errors="replace")
             alternatives[text] = max(alternatives.get(text, -np.inf), float(logprobs[token]))
         best = self.llm.detokenize([int(top[0])]).decode("utf-8", errors="replace")
-        return Reply(text=best, top_logprobs=alternatives)
+        return Reply(text=best, top_logprobs=alternatives, tokens_out=1)
 
-    def _generate(self, request: ChatRequest) -> str:
-        """Greedy text of up to ``max_tokens`` (the prompt's cache is reused, so this is a few decode steps)."""
+    def _generate(self, prompt: list[int], max_tokens: int) -> list[int]:
+        """Greedy tokens, up to ``max_tokens`` (the prompt's cache is reused, so this is a few decode steps)."""
         out = []
         # greedy, with a repeat penalty: small models otherwise loop on their own phrases
-        for token in self.llm.generate(self._prompt_tokens(request), temp=0.0, top_k=1, repeat_penalty=1.3, reset=True):
-            if token == self.llm.token_eos() or len(out) >= request.max_tokens:
+        for token in self.llm.generate(prompt, temp=0.0, top_k=1, repeat_penalty=1.3, reset=True):
+            if token == self.llm.token_eos() or len(out) >= max_tokens:
                 break
             out.append(token)
-        return self.llm.detokenize(out).decode("utf-8", errors="replace")
+        return out
 
     def chat(self, requests: Sequence[ChatRequest]) -> list[Reply]:
         with LOCK:
             return [self._answer(request) for request in requests]
 
     def _answer(self, request: ChatRequest) -> Reply:
+        started = time.perf_counter()
         try:
-            reply = self._first_token(request) if request.top_logprobs else Reply()
+            prompt = self._prompt_tokens(request)
+            reply = self._first_token(request, prompt) if request.top_logprobs else Reply()
             if request.max_tokens > 1 or not request.top_logprobs:
-                reply = Reply(text=self._generate(request), top_logprobs=reply.top_logprobs)
-            return reply
+                out = self._generate(prompt, request.max_tokens)
+                text = self.llm.detokenize(out).decode("utf-8", errors="replace")
+                reply = Reply(text=text, top_logprobs=reply.top_logprobs, tokens_out=len(out))
+            reply = replace(reply, tokens_in=len(prompt))
         except (RuntimeError, ValueError) as exc:  # a decode failure is this request's, not the batch's
-            return Reply(error=f"llama.cpp: {exc}")
+            reply = Reply(error=f"llama.cpp: {exc}")
+        return replace(reply, seconds=time.perf_counter() - started)

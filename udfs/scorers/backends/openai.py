@@ -13,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from udfs.scorers.backends.base import ChatRequest, Reply
+from udfs.scorers.backends.base import ChatRequest, Reply, share_wall_time
 
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -46,14 +48,18 @@ def _parse(body: dict[str, Any]) -> Reply:
         text = choice["message"]["content"]
         content = (choice.get("logprobs") or {}).get("content") or []
         top = {t["token"]: float(t["logprob"]) for t in content[0].get("top_logprobs", [])} if content else {}
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        usage = body.get("usage") or {}
+        tokens_in, tokens_out = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         raise TransientError(f"unexpected response body: {type(exc).__name__}: {exc}") from exc
     if text is not None and not isinstance(text, str):
         raise TransientError("unexpected response body: message content is not a string")
-    return Reply(text=text, top_logprobs=top)
+    return Reply(text=text, top_logprobs=top, tokens_in=tokens_in, tokens_out=tokens_out)
 
 
 class OpenAIBackend:
+    name = "openai"
+
     def __init__(
         self,
         model: str,
@@ -116,9 +122,10 @@ class OpenAIBackend:
             reraise=True,
         )
         try:
-            return await retrying(self._attempt, client, gate, request)
+            reply = await retrying(self._attempt, client, gate, request)
         except (TransientError, httpx.HTTPError) as exc:
-            return Reply(error=self._redact(f"{type(exc).__name__}: {exc}"[:500]))
+            reply = Reply(error=self._redact(f"{type(exc).__name__}: {exc}"[:500]))
+        return replace(reply, requests=retrying.statistics.get("attempt_number", 1))
 
     async def _chat(self, requests: Sequence[ChatRequest]) -> list[Reply]:
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
@@ -127,7 +134,9 @@ class OpenAIBackend:
             base_url=self.base_url, headers=headers, timeout=self.timeout_s, limits=limits
         ) as client:
             gate = asyncio.Semaphore(self.concurrency)
-            return list(await asyncio.gather(*(self._one(client, gate, r) for r in requests)))
+            started = time.perf_counter()
+            replies = list(await asyncio.gather(*(self._one(client, gate, r) for r in requests)))
+            return share_wall_time(replies, time.perf_counter() - started)
 
     def chat(self, requests: Sequence[ChatRequest]) -> list[Reply]:
         try:

@@ -7,10 +7,11 @@ Not exercised by the test suite, which runs on CPU; see the README for how it wa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from functools import lru_cache
 
-from udfs.scorers.backends.base import ChatRequest, Reply
+from udfs.scorers.backends.base import ChatRequest, Reply, share_wall_time
 
 
 @lru_cache(maxsize=2)
@@ -23,6 +24,8 @@ def _load(model: str, max_model_len: int):
 
 
 class VllmBackend:
+    name = "vllm"
+
     def __init__(self, model: str, max_model_len: int = 4096, choices: Sequence[str] = ()) -> None:
         self.model = model
         self.llm = _load(model, max_model_len)
@@ -46,6 +49,7 @@ class VllmBackend:
     def chat(self, requests: Sequence[ChatRequest]) -> list[Reply]:
         if not requests:
             return []
+        started = time.perf_counter()
         outputs = self.llm.chat(
             [list(r.messages) for r in requests], [self._params(r) for r in requests], use_tqdm=False
         )
@@ -54,5 +58,6 @@ class VllmBackend:
             completion = output.outputs[0]
             first = completion.logprobs[0] if completion.logprobs else {}
             top = {lp.decoded_token: lp.logprob for lp in first.values() if lp.decoded_token is not None}
-            replies.append(Reply(text=completion.text, top_logprobs=top))
-        return replies
+            usage = {"tokens_in": len(output.prompt_token_ids or ()), "tokens_out": len(completion.token_ids or ())}
+            replies.append(Reply(text=completion.text, top_logprobs=top, **usage))
+        return share_wall_time(replies, time.perf_counter() - started)
