@@ -11,11 +11,13 @@ import json
 
 import orjson
 import pytest
+from click.testing import CliRunner
 from conftest import query
 from fault_proxy import FAULTS, FaultProxy
 
 from udfs.scorers.prompts import PROMPTS
 from warehouse.build import run_build
+from warehouse.cli import main
 from warehouse.ingest import ingest
 
 PER_STRATUM = 5  # a sample of 10 texts over two strata, judged by each judge
@@ -43,6 +45,15 @@ def _speeches(corpus, start: int, n: int) -> list[bytes]:
     texts = [json.loads(p.read_text())["text"] for p in paths]
     cut = [t[: t.index(". ", 2500) + 1] for t in texts]  # the opening, ending on a sentence
     return [orjson.dumps({"text": t, "origin": p.name}) + b"\n" for t, p in zip(cut, paths, strict=True)]
+
+
+def _ledger(settings, build_id: int) -> dict[str, int]:
+    """The judges' ledger of a build (tierhouse cost --json), summed over sources and judges."""
+    result = CliRunner().invoke(main, ["--home", str(settings.home), "cost", "--build", str(build_id), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [r for r in json.loads(result.output)["rows"] if r["step"] in ("edu", "domain")]
+    assert all(r["tier"] == "l2_selected" and r["source"] in ("sotu_a", "sotu_b") for r in rows), rows
+    return {k: sum(r[k] for r in rows) for k in ("calls", "cached", "failed", "tokens_in", "tokens_out", "cost")}
 
 
 def _judge_rows(settings, where: str = "true") -> list[tuple]:
@@ -83,11 +94,20 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
     assert failed and all(r[3] and r[2] == 1 and "sk-secret" not in r[3] for r in failed), failed
     assert {r[1] for r in rows} <= {"ok", "unparsed", "failed"}
     assert proxy.log.count("forwarded") == len(rows) - len(failed)
+    # the cost ledger counts every request the server side saw (retries too) and the failures
+    ledger = _ledger(lake, first.record["build_id"])
+    assert ledger["calls"] == len(proxy.log.outcomes) and ledger["failed"] == len(failed) and ledger["cached"] == 0
+    usage = query(lake, "SELECT sum(tokens_in), sum(tokens_out), sum(tokens_in / 1e6 * 0.1 + tokens_out / 1e6 * 0.4) "
+                        "FROM ops.scores WHERE scorer IN ('edu', 'domain')")[0]  # fmt: skip
+    assert usage[0] > 100 * len(rows) and (ledger["tokens_in"], ledger["tokens_out"]) == usage[:2]
+    assert ledger["cost"] == pytest.approx(usage[2])  # the openai prices of dbt_project.yml's llm_prices
 
     # 2. the next build sends exactly the failed ones again
     with FaultProxy(upstream) as proxy:
         second = run_build(lake, quiet=True, variables=_vars(proxy.url))
     assert second.success and len(proxy.log.outcomes) == len(failed)
+    assert _ledger(lake, second.record["build_id"])["calls"] == len(failed)
+    assert _ledger(lake, second.record["build_id"])["cached"] == len(rows) - len(failed)
     assert not [r for r in _judge_rows(lake) if r[1] == "failed"]
     assert sorted(r[2] for r in _judge_rows(lake) if r[2] > 1) == [2] * len(failed)
 
@@ -96,6 +116,7 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
     with FaultProxy(upstream) as proxy:
         third = run_build(lake, quiet=True, variables=_vars(proxy.url))
     assert third.success and proxy.log.outcomes == []
+    assert {k: v for k, v in _ledger(lake, third.record["build_id"]).items() if v} == {"cached": len(rows)}
     assert third.record["models"]["scores"]["status"] == "unchanged"
     assert query(lake, "SELECT count(*), sum(hash(score_id, score, label)) FROM ops.scores") == scores_before
 

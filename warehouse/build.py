@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from warehouse.buildlock import BuildLockBusy, current_lease
 from warehouse.builds import list_builds
 from warehouse.catalog import open_catalog
 from warehouse.config import Settings
+from warehouse.tables import BUILDS, ensure_table
 
 
 def default_project_dir() -> Path:
@@ -37,8 +40,12 @@ def run_build(
     full_refresh: bool = False,
     project_dir: Path | None = None,
     quiet: bool = False,
+    wait: bool = True,
 ) -> BuildOutcome:
-    """``dbt build`` on ``project_dir`` against ``settings``' lake; returns the recorded build."""
+    """``dbt build`` on ``project_dir`` against ``settings``' lake; returns the recorded build.
+
+    Builds run one at a time (``warehouse.buildlock``): this one waits for a running build, or with
+    ``wait=False`` fails at once naming it."""
     from dbt.cli.main import dbtRunner
 
     project = (project_dir or default_project_dir()).resolve()
@@ -54,8 +61,14 @@ def run_build(
     if quiet:
         args = ["--quiet", *args]
     # the plugin reads the lake's location from the environment, as a plain `dbt build` would
-    saved = {k: os.environ.get(k) for k in ("TIERHOUSE_HOME", "TIERHOUSE_DBT_PROJECT")}
-    os.environ.update(TIERHOUSE_HOME=str(settings.home), TIERHOUSE_DBT_PROJECT=str(project))
+    if not wait:
+        held = current_lease(ensure_table(open_catalog(settings), BUILDS))
+        if held is not None and held.active(time.time()):
+            raise BuildLockBusy(f"build: {held.describe()} is running (lease until {time.ctime(held.expires_at)})")
+    saved = {k: os.environ.get(k) for k in ("TIERHOUSE_HOME", "TIERHOUSE_DBT_PROJECT", "TIERHOUSE_BUILD_WAIT")}
+    os.environ.update(
+        TIERHOUSE_HOME=str(settings.home), TIERHOUSE_DBT_PROJECT=str(project), TIERHOUSE_BUILD_WAIT="1" if wait else "0"
+    )
     try:
         result = dbtRunner().invoke(args)
     finally:

@@ -385,16 +385,35 @@ def print_build(record: dict | None) -> None:
 @click.option(
     "--project-dir", type=click.Path(file_okay=False, path_type=Path), help="dbt project (default: ./dbt_project)."
 )
+@click.option("--no-wait", is_flag=True, help="Fail at once if another build is running, instead of waiting.")
 @click.pass_context
 def build(
-    ctx: click.Context, select: tuple[str, ...], variables: str | None, full_refresh: bool, project_dir: Path | None
+    ctx: click.Context,
+    select: tuple[str, ...],
+    variables: str | None,
+    full_refresh: bool,
+    project_dir: Path | None,
+    no_wait: bool,
 ) -> None:
-    """Run `dbt build` over the lake: every tier written, gated and published; the build is recorded."""
-    from warehouse.build import run_build
+    """Run `dbt build` over the lake: every tier written, gated and published; the build is recorded.
 
-    outcome = run_build(
-        _settings(ctx), select=list(select), variables=variables, full_refresh=full_refresh, project_dir=project_dir
-    )
+    Builds run one at a time: a second build waits for the first (saying which), and a build killed
+    while running holds the lock only until its lease ($TIERHOUSE_BUILD_LEASE_S, 60 s) expires.
+    """
+    from warehouse.build import run_build
+    from warehouse.buildlock import BuildLockBusy
+
+    try:
+        outcome = run_build(
+            _settings(ctx),
+            select=list(select),
+            variables=variables,
+            full_refresh=full_refresh,
+            project_dir=project_dir,
+            wait=not no_wait,
+        )
+    except BuildLockBusy as exc:
+        raise click.ClickException(str(exc)) from exc
     print_build(outcome.record)
     if not outcome.success:
         ctx.exit(1)

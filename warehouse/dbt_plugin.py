@@ -21,6 +21,7 @@ from duckdb import DuckDBPyConnection
 from expectations.gate import GateFailed
 from udfs.dedup import MinHashConfig
 from udfs.registry import register as register_udfs
+from warehouse.buildlock import BuildLock, build_waits, lease_seconds
 from warehouse.builds import Build, build_tag, git_revision, next_build_id
 from warehouse.catalog import open_catalog
 from warehouse.config import load_settings
@@ -45,6 +46,7 @@ class Plugin(BasePlugin):
         init_warehouse(self.catalog)
         self.project_dir = Path(plugin_config.get("project_dir") or ".").resolve()
         self.conn: DuckDBPyConnection | None = None
+        self.lock: BuildLock | None = None  # held from on-run-start to on-run-end
         self.operators: dict[str, dict[str, Any]] = {}  # per table, until its publish records them
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
@@ -70,7 +72,8 @@ class Plugin(BasePlugin):
     def _build(self, variables: dict[str, Any]) -> Build:
         global CURRENT_BUILD
         if CURRENT_BUILD is None:
-            build_id = int(variables.get("build_id") or next_build_id(self.catalog))
+            allocated = self.lock.build_id if self.lock else next_build_id(self.catalog)
+            build_id = int(variables.get("build_id") or allocated)
             CURRENT_BUILD = Build(build_id, datetime.now(UTC), variables, git_revision(self.project_dir))
         return CURRENT_BUILD
 
@@ -149,12 +152,24 @@ class Plugin(BasePlugin):
     def _start(self, config: dict[str, Any]) -> None:
         global CURRENT_BUILD
         CURRENT_BUILD = None  # a build that died before its end hook must not swallow this one
-        register_tables(self.conn, self.catalog)  # ingests since the connection opened are seen
+        self._release()
+        # one build at a time: wait for (or, with TIERHOUSE_BUILD_WAIT=0, refuse to run beside) another
+        self.lock = BuildLock(self.catalog, wait=build_waits(), lease_s=lease_seconds())
+        self.lock.__enter__()
+        register_tables(self.conn, self.catalog)  # ingests and builds since the connection opened are seen
         self._build(dict(config["vars"]))
 
     def _finish(self, config: dict[str, Any]) -> None:
         global CURRENT_BUILD
-        build = self._build(dict(config["vars"]))
-        build.finish(self.catalog, dict(config["statuses"]))
-        record_build_costs(self.catalog, build.build_id, build.started_at, build.models, build.vars)
-        CURRENT_BUILD = None
+        try:
+            build = self._build(dict(config["vars"]))
+            build.finish(self.catalog, dict(config["statuses"]))
+            record_build_costs(self.catalog, build)
+        finally:
+            CURRENT_BUILD = None
+            self._release()
+
+    def _release(self) -> None:
+        if self.lock is not None:
+            self.lock.__exit__(None, None, None)
+            self.lock = None

@@ -146,30 +146,18 @@ def _count_tokens(
     return total
 
 
-def _slice_stats(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, dict[str, Any]]:
-    """Per slice: documents and tokens, in total and per source."""
+def _counts(con: duckdb.DuckDBPyConnection, relation: str, by: str) -> dict[str, dict[str, Any]]:
+    """Per value of column ``by`` (slice or tier): documents and tokens, in total and per source."""
     stats: dict[str, dict[str, Any]] = {}
     rows = con.execute(
-        f"SELECT slice, source, count(*), sum(tokens)::BIGINT FROM {relation} GROUP BY ALL ORDER BY ALL"
+        f"SELECT {by}, source, count(*), sum(tokens)::BIGINT FROM {relation} GROUP BY ALL ORDER BY ALL"
     ).fetchall()
-    for slice_key, source, docs, tokens in rows:
-        entry = stats.setdefault(slice_key, {"documents": 0, "tokens": 0, "by_source": {}})
+    for key, source, docs, tokens in rows:
+        entry = stats.setdefault(key, {"documents": 0, "tokens": 0, "by_source": {}})
         entry["documents"] += docs
         entry["tokens"] += tokens
         entry["by_source"][source] = {"documents": docs, "tokens": tokens}
     return stats
-
-
-def _by_tier(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for tier, source, docs, tokens in con.execute(
-        "SELECT tier, source, count(*), sum(tokens)::BIGINT FROM _selected GROUP BY ALL ORDER BY ALL"
-    ).fetchall():
-        entry = out.setdefault(tier, {"documents": 0, "tokens": 0, "by_source": {}})
-        entry["documents"] += docs
-        entry["tokens"] += tokens
-        entry["by_source"][source] = {"documents": docs, "tokens": tokens}
-    return out
 
 
 def _records(con: duckdb.DuckDBPyConnection, texts_sql: str, qa: bool) -> Iterator[pa.RecordBatch]:
@@ -230,7 +218,7 @@ def export_stage(
         f"(SELECT content_hash, any_value(tokens) AS tokens FROM {counts} "
         f"WHERE tokenizer = {quote_literal(tokenizer.name)} GROUP BY 1) k ON k.content_hash = c.text_key"
     )
-    available = _slice_stats(con, "_counted")
+    available = _counts(con, "_counted", "slice")
     if not available:
         raise ExportError(f"export: build {build_id} holds no documents in {', '.join(mixture.weights)}")
     have = {k: available.get(k, {}).get("tokens", 0) for k in mixture.weights}
@@ -254,7 +242,7 @@ def export_stage(
                md5({quote_literal(str(seed))} || ':' || epoch || ':' || item_id) AS position
         FROM expanded WHERE epoch * total + cum - tokens < target"""
     )
-    chosen = _slice_stats(con, "_selected")
+    chosen = _counts(con, "_selected", "slice")
     exported_tokens = sum(s["tokens"] for s in chosen.values())
     if not exported_tokens:
         raise ExportError(f"export: a budget of {budget} tokens selects nothing from build {build_id}")
@@ -292,7 +280,7 @@ def export_stage(
                 }
                 for key, weight in mixture.weights.items()
             },
-            "by_tier": _by_tier(con),
+            "by_tier": _counts(con, "_selected", "tier"),
             "cost": export_cost(con, catalog, pins, "_docs", _prices(catalog, build_id)),
             "format": fmt,
             "shards": [asdict(s) for s in shards],

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -22,6 +21,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
 from udfs.scorers.config import judge_id
+from warehouse.builds import Build
 from warehouse.catalog import commit_with_retry
 from warehouse.duck import new_connection, quote_literal
 from warehouse.publish import scan_sql
@@ -115,30 +115,23 @@ def _owner_sql(catalog: Catalog, step: LlmStep, snapshot: int | None = None) -> 
     )
 
 
-def build_ledger(
-    con: duckdb.DuckDBPyConnection,
-    catalog: Catalog,
-    build_id: int,
-    started_at: datetime,
-    models: Mapping[str, Mapping[str, Any]],
-    build_vars: Mapping[str, Any],
-) -> pa.Table:
+def build_ledger(con: duckdb.DuckDBPyConnection, catalog: Catalog, build: Build) -> pa.Table:
     """The ledger rows of one build: one per (tier, source, step, model) that called or reused an LLM."""
-    cost = cost_sql(check_prices(build_vars.get("llm_prices") or {}))
+    cost = cost_sql(check_prices(build.vars.get("llm_prices") or {}))
     rows: list[dict[str, Any]] = []
     for step in STEPS:
-        result = models.get(step.model)
+        result = build.models.get(step.model)
         snapshot = result and (result.get("audit_snapshot_id") if result.get("status") == "gate_failed"
                                else result.get("snapshot_id"))  # fmt: skip
         if not snapshot:
             continue
         scan = scan_sql(catalog.load_table(step.table), snapshot)
-        fresh = f"t.{step.made_at} >= {quote_literal(started_at.isoformat())}::TIMESTAMPTZ"
+        fresh = f"t.{step.made_at} >= {quote_literal(build.started_at.isoformat())}::TIMESTAMPTZ"
         query = f"""
             WITH owner AS ({_owner_sql(catalog, step)}),
             r AS (
                 SELECT t.*, {step.step} AS step_name, {step.model_column} AS model_name, o.source AS owner_source,
-                       {fresh} AS fresh, {_current(step, build_vars)} AS current_config, {cost} AS row_cost
+                       {fresh} AS fresh, {_current(step, build.vars)} AS current_config, {cost} AS row_cost
                 FROM {scan} t LEFT JOIN owner o ON o.h = t.content_hash
                 WHERE {step.llm_only}
             )
@@ -155,19 +148,13 @@ def build_ledger(
             FROM r GROUP BY ALL HAVING calls > 0 OR cached > 0 ORDER BY source, step, model
         """
         for record in con.execute(query).to_arrow_table().to_pylist():
-            rows.append({"build_id": build_id, "tier": step.tier, **record})
+            rows.append({"build_id": build.build_id, "tier": step.tier, **record})
     return pa.Table.from_pylist(rows, schema=COSTS.schema)
 
 
-def record_build_costs(
-    catalog: Catalog,
-    build_id: int,
-    started_at: datetime,
-    models: Mapping[str, Mapping[str, Any]],
-    build_vars: Mapping[str, Any],
-) -> pa.Table:
+def record_build_costs(catalog: Catalog, build: Build) -> pa.Table:
     """Append the build's ledger rows to ``ops.costs`` (one commit) and return them."""
-    ledger = build_ledger(new_connection(), catalog, build_id, started_at, models, build_vars)
+    ledger = build_ledger(new_connection(), catalog, build)
     if ledger.num_rows:
         commit_with_retry(lambda: ensure_table(catalog, COSTS).append(ledger))
     return ledger
