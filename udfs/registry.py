@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,6 +27,9 @@ class Udf:
     returns: str
     arrow_type: pa.DataType
     batch: bool = False  # ``fn`` takes whole columns (lists) and returns a list: for batched tokenisers
+    #: bump when the operator's output changes for the same input: stored measurements record the
+    #: version that made them (``th_version``), so only those of an older version are recomputed
+    version: str = "1"
 
 
 def _struct(**fields: pa.DataType) -> pa.DataType:
@@ -51,6 +55,7 @@ UDFS: tuple[Udf, ...] = (
         ("VARCHAR", "VARCHAR"),
         "STRUCT(text VARCHAR, title VARCHAR, language_hint VARCHAR, error VARCHAR)",
         _struct(text=pa.large_string(), title=pa.string(), language_hint=pa.string(), error=pa.string()),
+        version="resiliparse-1",
     ),
     Udf(
         "th_language",
@@ -58,6 +63,7 @@ UDFS: tuple[Udf, ...] = (
         ("VARCHAR",),
         "STRUCT(language VARCHAR, score DOUBLE)",
         _struct(language=pa.string(), score=pa.float64()),
+        version="lid176-1",
     ),
     Udf("th_content_hash", identity.content_hash, ("VARCHAR",), "VARCHAR", pa.string()),
     Udf(
@@ -113,6 +119,23 @@ UDFS: tuple[Udf, ...] = (
 )
 
 
+def versions() -> dict[str, str]:
+    """Every operator's version, by SQL name."""
+    return {u.name: u.version for u in UDFS}
+
+
+def versions_digest() -> str:
+    """One string that changes whenever any operator's version does: part of every model's fingerprint."""
+    return hashlib.sha256(json.dumps(versions(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _version_of(name: str) -> str:
+    known = versions()
+    if name not in known:
+        raise KeyError(f"th_version: no operator {name!r}; operators: {', '.join(sorted(known))}")
+    return known[name]
+
+
 def _vectorised(udf: Udf) -> Callable[..., pa.Array]:
     """Apply ``udf.fn`` to each row of whole Arrow batches; NULL in, NULL out."""
 
@@ -143,4 +166,7 @@ def register(con: duckdb.DuckDBPyConnection) -> list[str]:
             udf.name, _vectorised(udf), list(udf.params), udf.returns,
             type="arrow", side_effects=False, null_handling="special",  # NULL in, NULL out: _vectorised
         )  # fmt: skip
-    return [u.name for u in UDFS]
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.remove_function("th_version")
+    con.create_function("th_version", _version_of, ["VARCHAR"], "VARCHAR")
+    return [*(u.name for u in UDFS), "th_version"]

@@ -21,6 +21,7 @@ from duckdb import DuckDBPyConnection
 from expectations.gate import GateFailed
 from udfs.dedup import MinHashConfig
 from udfs.registry import register as register_udfs
+from udfs.registry import versions_digest
 from warehouse.buildlock import BuildLock, build_waits, lease_seconds
 from warehouse.builds import Build, build_tag, git_revision, next_build_id
 from warehouse.catalog import open_catalog
@@ -36,6 +37,11 @@ from warehouse.timetravel import prepare
 
 #: The build the current dbt invocation belongs to, readable by ``tierhouse build`` in-process.
 CURRENT_BUILD: Build | None = None
+
+
+def with_operators(code: str) -> str:
+    """A model's code hash with every operator's version: a bumped operator makes no model skip."""
+    return f"{code}+operators:{versions_digest()}"
 
 
 class Plugin(BasePlugin):
@@ -62,7 +68,7 @@ class Plugin(BasePlugin):
         )
         conn.create_function(
             "tierhouse_unchanged",
-            lambda table, inputs, code: is_current(self.catalog, table, inputs.split(","), code),
+            lambda table, inputs, code: is_current(self.catalog, table, inputs.split(","), with_operators(code)),
             ["VARCHAR", "VARCHAR", "VARCHAR"],
             "BOOLEAN",
             side_effects=True,
@@ -108,7 +114,7 @@ class Plugin(BasePlugin):
                 tag=tag,
                 gate=dict(config["gate"]),
                 inputs=list(config["inputs"]),
-                code=config["code"],
+                code=with_operators(config["code"]),
             )
         except GateFailed as failed:
             build.record(failed.result)
@@ -141,7 +147,7 @@ class Plugin(BasePlugin):
     def _register_previous(self, target: str, inputs: list[str], code: str) -> None:
         """Views ``tierhouse_prev.<input>``: each input as the model last consumed it (empty if never,
         or if the model's code changed since), so models can read only what changed."""
-        seen = inputs_seen(self.catalog.load_table(target), code)
+        seen = inputs_seen(self.catalog.load_table(target), with_operators(code))
         self.conn.execute("CREATE SCHEMA IF NOT EXISTS tierhouse_prev")
         for name in inputs:
             table = self.catalog.load_table(name)

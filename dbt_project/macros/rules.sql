@@ -15,3 +15,14 @@
 {% macro l1_rules_literal() -%}
   '{{ tojson(var('l1_rules')) | replace("'", "''") }}'
 {%- endmacro %}
+
+{#- What a stored quality verdict must have been made with to be reused: the l1_rules var and the
+    rules operator's version (udfs/registry.py); anything else is judged again. -#}
+{% macro l1_rules_key() -%}
+  ({{ l1_rules_literal() }} || '@' || th_version('th_quality_flags'))
+{%- endmacro %}
+
+{#- The extraction and language-ID operators' versions, as L1's extractor column records them. -#}
+{% macro l1_extractor() -%}
+  (th_version('th_extract') || '+' || th_version('th_language'))
+{%- endmacro %}

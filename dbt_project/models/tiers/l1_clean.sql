@@ -2,10 +2,11 @@
   L1 clean: extracted text, language, heuristic rule verdicts, exact and near-duplicate clusters.
   Every L0 document has a row; rejected ones keep kept = false and every reason in reject_reasons,
   so `select unnest(reject_reasons), count(*) ... group by 1` shows what each rule removed.
-  - Extraction (Resiliparse) and language ID run only for documents L1 has not seen.
+  - Extraction (Resiliparse) and language ID run only for documents L1 has not measured with the
+    current versions of those operators (column extractor; udfs/registry.py); --full-refresh: all.
   - quality_flags holds the Gopher, C4 and FineWeb verdicts (udfs/heuristics.py, DataTrove's
     definitions; var l1_rules overrides its defaults) for English documents, the language those
-    rules are defined for. They are computed again only when l1_rules changes.
+    rules are defined for. They are computed again only when l1_rules or the rules' version changes.
   - The length, language and exact-duplicate rules re-apply every build from stored measurements,
     so changing one of their vars re-decides old rows.
   - Near-duplicates: after this query, the fuzzy_dedup operator (warehouse/fuzzy.py) clusters the
@@ -20,8 +21,8 @@ with l0 as (
 ),
 
 previous as (
-    -- rows this extractor measured (older rows are extracted again)
-    select * from {{ this }} where extractor = 'resiliparse'
+    -- rows measured by these operator versions (older rows are measured again; --full-refresh: all)
+    select * from {{ this }} where extractor = {{ l1_extractor() }} {%- if flags.FULL_REFRESH %} and false{% endif %}
 ),
 
 extracted as materialized (
@@ -62,10 +63,10 @@ flagged as (
         * replace (
             case
                 when language <> 'en' then []
-                when quality_rules = {{ l1_rules_literal() }} then quality_flags
+                when quality_rules = {{ l1_rules_key() }} then quality_flags
                 else th_quality_flags(text, {{ l1_rules_literal() }})
             end as quality_flags,
-            {{ l1_rules_literal() }} as quality_rules
+            {{ l1_rules_key() }} as quality_rules
         )
     from measured
 ),
@@ -97,7 +98,7 @@ ruled as (
 
 select
     doc_id, source, uri, content_hash, text, title, language_hint, extraction_error,
-    'resiliparse' as extractor,
+    {{ l1_extractor() }} as extractor,
     language, language_score, n_chars, n_words,
     quality_rules, quality_flags,
     len(reject_reasons) = 0 as kept,
