@@ -298,6 +298,9 @@ BUILDS = TableDef(
     ),
     (),
     "One row per build: snapshots published, vars, gate results.",
+    # no blind retry: the build lock (warehouse/buildlock.py) relies on a lost race failing, and
+    # records are appended through commit_with_retry, which reloads first
+    (("commit.retry.num-retries", "0"),),
 )
 
 EXPORTS = TableDef(
