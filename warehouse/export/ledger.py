@@ -137,12 +137,12 @@ def build_ledger(con: duckdb.DuckDBPyConnection, catalog: Catalog, build: Build)
             )
             SELECT coalesce(owner_source, '(not in tier)') AS source, step_name AS step,
                    coalesce(max(backend) FILTER (fresh), max(backend)) AS backend, model_name AS model,
-                   coalesce(sum(requests) FILTER (fresh), 0) AS calls,
+                   coalesce(sum(requests) FILTER (fresh), 0)::BIGINT AS calls,
                    count(*) FILTER (NOT fresh AND status <> 'failed' AND owner_source IS NOT NULL AND current_config)
                        AS cached,
                    count(*) FILTER (fresh AND status = 'failed') AS failed,
-                   coalesce(sum(tokens_in) FILTER (fresh), 0) AS tokens_in,
-                   coalesce(sum(tokens_out) FILTER (fresh), 0) AS tokens_out,
+                   coalesce(sum(tokens_in) FILTER (fresh), 0)::BIGINT AS tokens_in,
+                   coalesce(sum(tokens_out) FILTER (fresh), 0)::BIGINT AS tokens_out,
                    coalesce(sum(backend_seconds) FILTER (fresh), 0.0) AS backend_seconds,
                    coalesce(sum(row_cost) FILTER (fresh), 0.0) AS cost
             FROM r GROUP BY ALL HAVING calls > 0 OR cached > 0 ORDER BY source, step, model
@@ -181,10 +181,10 @@ def export_cost(
                 SELECT DISTINCT o.{step.owner_key} AS h FROM {owner} o
                 WHERE o.doc_id IN (SELECT doc_id FROM {documents}) AND o.{step.owner_key} IS NOT NULL
             )
-            SELECT count(*) AS results, coalesce(sum(requests), 0) AS calls,
-                   coalesce(sum(tokens_in), 0) AS tokens_in, coalesce(sum(tokens_out), 0) AS tokens_out,
-                   round(coalesce(sum(backend_seconds), 0), 6) AS backend_seconds,
-                   round(coalesce(sum({cost}), 0), 6) AS cost
+            SELECT count(*) AS results, coalesce(sum(requests), 0)::BIGINT AS calls,
+                   coalesce(sum(tokens_in), 0)::BIGINT AS tokens_in, coalesce(sum(tokens_out), 0)::BIGINT AS tokens_out,
+                   round(coalesce(sum(backend_seconds), 0), 6)::DOUBLE AS backend_seconds,
+                   round(coalesce(sum({cost}), 0), 6)::DOUBLE AS cost
             FROM {scan} t WHERE {step.llm_only} AND t.content_hash IN (SELECT h FROM texts)
         """
         record = con.execute(query).to_arrow_table().to_pylist()[0]
