@@ -45,6 +45,9 @@ def test_init_is_idempotent(settings, catalog):
         "minhash_edges",
         "builds",
         "exports",
+        "mixtures",
+        "costs",
+        "token_counts",
     }
     assert len(catalog.load_table("tiers.l0_raw").snapshots()) == 0
 

@@ -179,7 +179,8 @@ def sql(ctx: click.Context, query: str | None, fmt: str, out_path: Path | None) 
     """Run QUERY with DuckDB over the lake, or open an interactive shell when no QUERY is given.
 
     \b
-    Tables: tiers.l0_raw … tiers.l4_knowledge, ops.quarantine, ops.scores, ops.builds, ops.exports.
+    Tables: tiers.l0_raw … tiers.l4_knowledge, ops.quarantine, ops.scores, ops.builds, ops.exports,
+    ops.mixtures, ops.costs (`tierhouse init` lists them all).
     Time travel (Trino/Spark syntax):
       SELECT count(*) FROM tiers.l2_selected FOR VERSION AS OF 'build-3'
       SELECT * FROM tiers.l1_clean FOR TIMESTAMP AS OF '2026-11-26 09:00:00'
