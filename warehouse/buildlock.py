@@ -44,12 +44,17 @@ class Lease:
     holder: str
     expires_at: float
     released: bool = False
+    purpose: str = "build"  # or "maintain", which takes no build id of its own
 
     def active(self, now: float) -> bool:
         return not self.released and now < self.expires_at
 
+    @property
+    def name(self) -> str:
+        return f"build {self.build_id}" if self.purpose == "build" else self.purpose
+
     def describe(self) -> str:
-        return f"build {self.build_id} ({self.holder})"
+        return f"{self.name} ({self.holder})"
 
 
 def build_waits() -> bool:
@@ -96,8 +101,10 @@ class BuildLock:
         lease_s: float = DEFAULT_LEASE_S,
         poll_s: float = 1.0,
         say: Callable[[str], None] = print,
+        purpose: str = "build",
     ) -> None:
         self.catalog, self.wait, self.lease_s, self.poll_s, self.say = catalog, wait, lease_s, poll_s, say
+        self.purpose = purpose
         self.me = holder()
         self.lease: Lease | None = None
         self._stop = threading.Event()
@@ -124,8 +131,9 @@ class BuildLock:
                     announced = held
                 time.sleep(self.poll_s)
                 continue
-            build_id = max(next_build_id(self.catalog), (held.build_id + 1) if held else 1)
-            lease = Lease(build_id, self.me, now + self.lease_s)
+            last = max(next_build_id(self.catalog) - 1, held.build_id if held else 0)
+            build_id = last + 1 if self.purpose == "build" else last  # only builds take an id
+            lease = Lease(build_id, self.me, now + self.lease_s, purpose=self.purpose)
             try:
                 _commit_lease(table, lease)
             except (CommitFailedException, *RETRYABLE):
@@ -133,7 +141,7 @@ class BuildLock:
                 continue
             if held is not None and not held.released:
                 self.say(f"{held.describe()} stopped renewing its lease (expired {time.ctime(held.expires_at)}); "
-                         f"build {build_id} takes over")  # fmt: skip
+                         f"{lease.name} takes over")  # fmt: skip
             self.lease = lease
             return lease
 
@@ -145,10 +153,10 @@ class BuildLock:
         """Extend the lease, if it is still ours."""
         table = ensure_table(self.catalog, BUILDS)
         if current_lease(table) != self.lease:
-            self.say(f"build {self.build_id}: the build lock was taken over; this build no longer holds it")
+            self.say(f"{self.lease.describe()}: the build lock was taken over; it is no longer held")
             self._stop.set()
             return
-        renewed = Lease(self.build_id, self.me, time.time() + self.lease_s)
+        renewed = Lease(self.build_id, self.me, time.time() + self.lease_s, purpose=self.purpose)
         try:
             _commit_lease(table, renewed)
             self.lease = renewed
@@ -165,7 +173,7 @@ class BuildLock:
             if current_lease(table) != self.lease:
                 return
             try:
-                _commit_lease(table, Lease(self.build_id, self.me, time.time(), released=True))
+                _commit_lease(table, Lease(self.build_id, self.me, time.time(), True, self.purpose))
                 return
             except (CommitFailedException, *RETRYABLE):
                 time.sleep(self.poll_s * 0.2)

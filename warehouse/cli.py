@@ -455,6 +455,43 @@ def builds(ctx: click.Context, limit: int, as_json: bool) -> None:
     out.print(view)
 
 
+@main.command("maintain")
+@click.option("--keep-builds", default=10, show_default=True, help="Keep the tags of this many latest builds.")
+@click.option("--grace-minutes", default=60.0, show_default=True, help="Never delete files younger than this.")
+@click.option("--dry-run", is_flag=True, help="Print what would go, and how many bytes, without changing anything.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def maintain_cmd(ctx: click.Context, keep_builds: int, grace_minutes: float, dry_run: bool, as_json: bool) -> None:
+    """Expire snapshots no one needs and delete the files only they used.
+
+    
+    Kept: hand tags, builds any export used, the last --keep-builds builds, branch heads, and the
+    input snapshots the next incremental build reads. Runs under the build lock (builds wait).
+    """
+    from dataclasses import asdict
+
+    from warehouse.maintenance.run import maintain
+
+    report = maintain(open_catalog(_settings(ctx)), keep_builds=keep_builds, grace_s=grace_minutes * 60,
+                      dry_run=dry_run)  # fmt: skip
+    if as_json:
+        click.echo(orjson.dumps({"dry_run": dry_run, "tables": [asdict(t) for t in report.tables]},
+                                option=orjson.OPT_INDENT_2).decode())  # fmt: skip
+        return
+    verb = "would remove" if dry_run else "removed"
+    view = Table("table", "snapshots kept", "expired", "build tags dropped", "files", "MB", "MB before",
+                 title=f"maintain ({verb})")  # fmt: skip
+    for t in report.tables:
+        if t.snapshots_expired or t.files_removed:
+            counts = (t.snapshots_kept, t.snapshots_expired, len(t.tags_dropped), t.files_removed)
+            view.add_row(t.table, *map(str, counts), f"{t.bytes_removed / 1e6:,.1f}", f"{t.bytes_before / 1e6:,.1f}")
+    out.print(view)
+    out.print(f"{verb} {report.bytes_removed / 1e6:,.1f} MB of {report.bytes_before / 1e6:,.1f} MB")
+    recent = sum(t.files_too_recent for t in report.tables)
+    if recent:
+        out.print(f"{recent} unreferenced file(s) younger than {grace_minutes:g} minutes were left for a later run")
+
+
 @main.group()
 def corpus() -> None:
     """The bundled real corpus, fetched from the Debian and npm registries."""

@@ -1,0 +1,100 @@
+"""``tierhouse maintain``: tagged builds stay readable row for row, untagged history goes, bytes go down,
+exports of kept builds stay byte-identical, and the next build is still incremental."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+from click.testing import CliRunner
+from conftest import query
+
+from warehouse.build import run_build
+from warehouse.catalog import open_catalog
+from warehouse.cli import main
+from warehouse.export.dataset import Mixture, export_stage
+from warehouse.ingest import ingest
+from warehouse.maintenance.files import table_bytes
+from warehouse.tables import ALL_TABLES, ensure_table
+
+
+def _ingest_openings(settings, corpus, tmp_path, start: int, n: int) -> None:
+    paths = sorted(corpus["sotu"].paths[0].glob("*.json"))[start : start + n]
+    texts = [json.loads(p.read_text())["text"] for p in paths]
+    rows = b"".join(orjson.dumps({"text": t[: t.index(". ", 1200) + 1]}) + b"\n" for t in texts)
+    (tmp_path / f"docs{start}.jsonl").write_bytes(rows)
+    ingest([tmp_path / f"docs{start}.jsonl"], "sotu", settings=settings)
+
+
+def _tagged_rows(settings) -> dict[tuple[str, str], tuple]:
+    """Per table and tag: row count and an order-free digest of every row."""
+    out = {}
+    catalog = open_catalog(settings)
+    for tdef in ALL_TABLES:
+        for ref_name, ref in ensure_table(catalog, tdef).metadata.refs.items():
+            if ref.snapshot_ref_type == "tag":
+                out[(tdef.name, ref_name)] = query(
+                    settings, f"SELECT count(*), sum(hash(t)) FROM {tdef.name} FOR VERSION AS OF '{ref_name}' t"
+                )[0]
+    return out
+
+
+def _files(settings) -> set:
+    """Every file of the lake but ops.builds' (taking and releasing the build lock writes there)."""
+    builds = settings.warehouse_dir / "ops" / "builds"
+    return {p for p in settings.warehouse_dir.rglob("*") if p.is_file() and builds not in p.parents}
+
+
+def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tmp_path):
+    catalog = open_catalog(settings)
+    for build_id, start in enumerate((0, 20, 30, 40), start=1):
+        _ingest_openings(settings, corpus, tmp_path, start, 20 if build_id == 1 else 6)
+        assert run_build(settings, quiet=True).success
+        if build_id == 1:
+            first = export_stage(catalog, "pretrain", Mixture({"l2": 1.0}, None), tmp_path / "e1", tokens=3_000)
+        if build_id == 2:
+            runner = CliRunner()
+            tagged = runner.invoke(main, ["--home", str(settings.home), "tag", "l2_selected", "checkpoint",
+                                          "--at", "build-2"])  # fmt: skip
+            assert tagged.exit_code == 0, tagged.output
+    home = ["--home", str(settings.home)]
+    diff_args = [*home, "diff", "l2_selected", "build-1", "build-4", "--json"]
+    before_diff = json.loads(CliRunner().invoke(main, diff_args).output)
+    before_rows = _tagged_rows(settings)
+    before_files = _files(settings)
+    before_bytes = sum(table_bytes(ensure_table(catalog, t)) for t in ALL_TABLES)
+    l0_snapshots = len(catalog.load_table("tiers.l0_raw").snapshots())
+    dry = CliRunner().invoke(main, [*home, "maintain", "--keep-builds", "1", "--grace-minutes", "0", "--dry-run",
+                                    "--json"])  # fmt: skip
+    assert dry.exit_code == 0, dry.output
+    planned = json.loads(dry.output)["tables"]
+    assert sum(t["bytes_removed"] for t in planned) > 0 and _files(settings) == before_files  # nothing touched
+
+    done = CliRunner().invoke(main, [*home, "maintain", "--keep-builds", "1", "--grace-minutes", "0", "--json"])
+    assert done.exit_code == 0, done.output
+    report = {t["table"]: t for t in json.loads(done.output)["tables"]}
+    after_bytes = sum(table_bytes(ensure_table(catalog, t)) for t in ALL_TABLES)
+    removed = sum(t["bytes_removed"] for t in report.values())
+    assert after_bytes < before_bytes and removed >= sum(t["bytes_removed"] for t in planned)  # maintain's own
+    # commits add a metadata file per table, and make the one before it removable too
+
+    # kept: build-1 (an export used it), build-4 (the last), the hand tag; builds 2 and 3 lost their tags
+    l2 = catalog.load_table("tiers.l2_selected").metadata.refs
+    assert {"build-1", "build-4", "checkpoint"} <= set(l2) and not {"build-2", "build-3"} & set(l2)
+    assert report["tiers.l2_selected"]["tags_dropped"] == ["build-2", "build-3"]
+    # every tag that is left reads exactly the rows it read before
+    after_rows = _tagged_rows(settings)
+    assert after_rows and all(before_rows[key] == rows for key, rows in after_rows.items())
+    # untagged history is gone: L0's ingest snapshots are down to what the next build reads
+    assert len(catalog.load_table("tiers.l0_raw").snapshots()) < l0_snapshots
+    # the kept build exports byte for byte as before, time travel and diff still work
+    again = export_stage(catalog, "pretrain", Mixture({"l2": 1.0}, None), tmp_path / "e1-again", as_of="build-1",
+                         tokens=3_000)
+    assert {p.name: p.read_bytes() for p in first.folder.iterdir()} == {
+        p.name: p.read_bytes() for p in again.folder.iterdir()
+    }
+    diff = CliRunner().invoke(main, diff_args)
+    assert diff.exit_code == 0 and json.loads(diff.output) == before_diff and before_diff["added"] > 0
+    # and the next build finds its inputs where it left them: nothing to redo
+    outcome = run_build(settings, quiet=True)
+    assert outcome.success and outcome.record["models"]["l1_clean"]["status"] == "skipped_unchanged_inputs"

@@ -1,0 +1,102 @@
+"""Which snapshots a table keeps: what users pinned, what exports used, recent builds, what builds need.
+
+Every build tags every tier it wrote (``build-N``), so tags alone would keep everything. Kept are:
+hand tags (any tag that is not ``build-N``); the builds any export used (``ops.exports``); the last
+``keep_builds`` builds' tags; every branch head (``main``, ``audit``, ``build-lock``); and the input
+snapshots the next incremental build reads (each table's ``tierhouse.inputs-seen``, L0 included).
+Every other snapshot expires, and the ``build-N`` tags of builds not kept are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table
+
+from warehouse.fingerprint import SEEN
+from warehouse.tables import ALL_TABLES, EXPORTS, ensure_table
+
+_BUILD_TAG = re.compile(r"^build-(\d+)$")
+
+
+@dataclass
+class TablePlan:
+    """One table's retention: snapshots and tags to drop, and why the rest stay."""
+
+    table: str
+    keep: dict[int, list[str]] = field(default_factory=dict)  # snapshot id -> reasons
+    expire: list[int] = field(default_factory=list)
+    drop_tags: list[str] = field(default_factory=list)
+
+
+def exported_builds(catalog: Catalog) -> set[int]:
+    """Builds some export pinned: their snapshots must stay readable for byte-identical re-exports."""
+    table = ensure_table(catalog, EXPORTS)
+    if table.metadata.current_snapshot_id is None:
+        return set()
+    ids = table.scan(selected_fields=("build_id",)).to_arrow().column("build_id").to_pylist()
+    return {i for i in ids if i is not None}
+
+
+def inputs_needed(catalog: Catalog) -> dict[str, set[int]]:
+    """Per table, the snapshots some model's ``previous(...)`` view reads next build."""
+    needed: dict[str, set[int]] = {}
+    for tdef in ALL_TABLES:
+        raw = ensure_table(catalog, tdef).properties.get(SEEN)
+        for name, snapshot in (json.loads(raw)["inputs"] if raw else {}).items():
+            if snapshot is not None:
+                needed.setdefault(name, set()).add(snapshot)
+    return needed
+
+
+def plan_table(table: Table, name: str, keep_builds: set[int], needed: set[int]) -> TablePlan:
+    """Decide, for one table, what stays (with reasons) and what goes."""
+    plan = TablePlan(name)
+
+    def keep(snapshot_id: int, reason: str) -> None:
+        plan.keep.setdefault(snapshot_id, []).append(reason)
+
+    for ref_name, ref in table.metadata.refs.items():
+        match = _BUILD_TAG.match(ref_name)
+        if ref.snapshot_ref_type == "branch":
+            keep(ref.snapshot_id, f"branch {ref_name}")
+        elif match is None:
+            keep(ref.snapshot_id, f"tag {ref_name}")
+        elif int(match.group(1)) in keep_builds:
+            keep(ref.snapshot_id, ref_name)
+        else:
+            plan.drop_tags.append(ref_name)
+    for snapshot_id in needed:
+        if table.snapshot_by_id(snapshot_id) is not None:
+            keep(snapshot_id, "read by the next build")
+    plan.expire = sorted(s.snapshot_id for s in table.snapshots() if s.snapshot_id not in plan.keep)
+    return plan
+
+
+def plan(catalog: Catalog, keep_last: int) -> list[TablePlan]:
+    """Every table's retention plan under the policy in the module docstring."""
+    tagged: set[int] = set()
+    for tdef in ALL_TABLES:
+        for ref_name in ensure_table(catalog, tdef).metadata.refs:
+            if match := _BUILD_TAG.match(ref_name):
+                tagged.add(int(match.group(1)))
+    keep_builds = set(sorted(tagged)[-keep_last:] if keep_last > 0 else []) | exported_builds(catalog)
+    needed = inputs_needed(catalog)
+    return [
+        plan_table(ensure_table(catalog, tdef), tdef.name, keep_builds, needed.get(tdef.name, set()))
+        for tdef in ALL_TABLES
+    ]
+
+
+def apply(table: Table, table_plan: TablePlan) -> None:
+    """Remove the plan's tags, then expire its snapshots (metadata only: files go in ``files``)."""
+    if table_plan.drop_tags:
+        manage = table.manage_snapshots()
+        for name in table_plan.drop_tags:
+            manage = manage.remove_tag(name)
+        manage.commit()
+    if table_plan.expire:
+        table.maintenance.expire_snapshots().by_ids(table_plan.expire).commit()

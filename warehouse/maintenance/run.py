@@ -1,0 +1,81 @@
+"""Run the retention policy over every table, then delete what no kept snapshot references."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyiceberg.catalog import Catalog
+
+from warehouse.buildlock import BuildLock
+from warehouse.maintenance import files, retention
+from warehouse.tables import ALL_TABLES, ensure_table
+
+DEFAULT_KEEP_BUILDS = 10
+DEFAULT_GRACE_S = 3600.0
+
+
+@dataclass
+class TableReport:
+    """What maintenance did (or, in a dry run, would do) to one table."""
+
+    table: str
+    snapshots_kept: int
+    snapshots_expired: int
+    tags_dropped: list[str]
+    files_removed: int
+    bytes_removed: int
+    bytes_before: int
+    files_too_recent: int = 0
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    tables: list[TableReport] = field(default_factory=list)
+
+    @property
+    def bytes_removed(self) -> int:
+        return sum(t.bytes_removed for t in self.tables)
+
+    @property
+    def bytes_before(self) -> int:
+        return sum(t.bytes_before for t in self.tables)
+
+
+def maintain(
+    catalog: Catalog,
+    *,
+    keep_builds: int = DEFAULT_KEEP_BUILDS,
+    grace_s: float = DEFAULT_GRACE_S,
+    dry_run: bool = False,
+) -> Report:
+    """Expire what the retention policy does not keep and delete the files only those snapshots used.
+
+    Holds the build lock throughout (as ``maintain``, taking no build id), so no build publishes
+    meanwhile; files younger than ``grace_s`` are left for a later run (an ingest may not have
+    committed them yet).
+    """
+    report = Report(dry_run)
+    with BuildLock(catalog, purpose="maintain"):
+        plans = {p.table: p for p in retention.plan(catalog, keep_builds)}
+        for tdef in ALL_TABLES:
+            table_plan = plans[tdef.name]
+            table = ensure_table(catalog, tdef)
+            before = files.table_bytes(table)
+            if not dry_run:
+                retention.apply(table, table_plan)
+                table = catalog.load_table(tdef.name)
+            # after expiry, whatever the table now holds (a concurrent ingest's new snapshot included)
+            kept = set(table_plan.keep) if dry_run else {s.snapshot_id for s in table.snapshots()}
+            unused = files.orphans(table, kept, grace_s)
+            removable = [o for o in unused if not o.too_recent]
+            if not dry_run:
+                for orphan in removable:
+                    orphan.path.unlink(missing_ok=True)
+            report.tables.append(
+                TableReport(
+                    tdef.name, len(table_plan.keep), len(table_plan.expire), table_plan.drop_tags,
+                    len(removable), sum(o.bytes for o in removable), before, len(unused) - len(removable),
+                )
+            )  # fmt: skip
+    return report
