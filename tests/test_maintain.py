@@ -39,6 +39,11 @@ def _tagged_rows(settings) -> dict[tuple[str, str], tuple]:
     return out
 
 
+def _current_rows(settings) -> dict[str, tuple]:
+    """Per table: the current rows' count and digest (a compaction must not change them)."""
+    return {t.name: query(settings, f"SELECT count(*), sum(hash(x)) FROM {t.name} x")[0] for t in ALL_TABLES}
+
+
 def _files(settings) -> set:
     """Every file of the lake but ops.builds' (taking and releasing the build lock writes there)."""
     builds = settings.warehouse_dir / "ops" / "builds"
@@ -60,7 +65,7 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
     home = ["--home", str(settings.home)]
     diff_args = [*home, "diff", "l2_selected", "build-1", "build-4", "--json"]
     before_diff = json.loads(CliRunner().invoke(main, diff_args).output)
-    before_rows = _tagged_rows(settings)
+    before_rows, before_current = _tagged_rows(settings), _current_rows(settings)
     before_files = _files(settings)
     before_bytes = sum(table_bytes(ensure_table(catalog, t)) for t in ALL_TABLES)
     l0_snapshots = len(catalog.load_table("tiers.l0_raw").snapshots())
@@ -85,7 +90,11 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
     # every tag that is left reads exactly the rows it read before
     after_rows = _tagged_rows(settings)
     assert after_rows and all(before_rows[key] == rows for key, rows in after_rows.items())
-    # untagged history is gone: L0's ingest snapshots are down to what the next build reads
+    # L0's four ingests were compacted into one file, and L0's untagged history is gone
+    assert report["tiers.l0_raw"]["compaction"]["files_before"] == 4
+    assert report["tiers.l0_raw"]["compaction"]["files_after"] == 1
+    current = _current_rows(settings)
+    assert all(current[name] == rows for name, rows in before_current.items() if name != "ops.builds")
     assert len(catalog.load_table("tiers.l0_raw").snapshots()) < l0_snapshots
     # the kept build exports byte for byte as before, time travel and diff still work
     again = export_stage(catalog, "pretrain", Mixture({"l2": 1.0}, None), tmp_path / "e1-again", as_of="build-1",
@@ -95,6 +104,6 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
     }
     diff = CliRunner().invoke(main, diff_args)
     assert diff.exit_code == 0 and json.loads(diff.output) == before_diff and before_diff["added"] > 0
-    # and the next build finds its inputs where it left them: nothing to redo
+    # and the next build finds its inputs where it left them (a compaction is no change): nothing to redo
     outcome = run_build(settings, quiet=True)
     assert outcome.success and outcome.record["models"]["l1_clean"]["status"] == "skipped_unchanged_inputs"

@@ -459,9 +459,13 @@ def builds(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.option("--keep-builds", default=10, show_default=True, help="Keep the tags of this many latest builds.")
 @click.option("--grace-minutes", default=60.0, show_default=True, help="Never delete files younger than this.")
 @click.option("--dry-run", is_flag=True, help="Print what would go, and how many bytes, without changing anything.")
+@click.option("--compact/--no-compact", default=True, show_default=True,
+              help="Rewrite tables with 4 or more data files under 32 MB into fewer files.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def maintain_cmd(ctx: click.Context, keep_builds: int, grace_minutes: float, dry_run: bool, as_json: bool) -> None:
+def maintain_cmd(
+    ctx: click.Context, keep_builds: int, grace_minutes: float, dry_run: bool, compact: bool, as_json: bool
+) -> None:
     """Expire snapshots no one needs and delete the files only they used.
 
     
@@ -472,8 +476,9 @@ def maintain_cmd(ctx: click.Context, keep_builds: int, grace_minutes: float, dry
 
     from warehouse.maintenance.run import maintain
 
+    options = {} if compact else {"compact_min_files": sys.maxsize}
     report = maintain(open_catalog(_settings(ctx)), keep_builds=keep_builds, grace_s=grace_minutes * 60,
-                      dry_run=dry_run)  # fmt: skip
+                      dry_run=dry_run, **options)  # fmt: skip
     if as_json:
         click.echo(orjson.dumps({"dry_run": dry_run, "tables": [asdict(t) for t in report.tables]},
                                 option=orjson.OPT_INDENT_2).decode())  # fmt: skip
@@ -487,6 +492,10 @@ def maintain_cmd(ctx: click.Context, keep_builds: int, grace_minutes: float, dry
             view.add_row(t.table, *map(str, counts), f"{t.bytes_removed / 1e6:,.1f}", f"{t.bytes_before / 1e6:,.1f}")
     out.print(view)
     out.print(f"{verb} {report.bytes_removed / 1e6:,.1f} MB of {report.bytes_before / 1e6:,.1f} MB")
+    for t in report.tables:
+        if t.compaction:
+            c = t.compaction
+            out.print(f"compacted {c.table}: {c.files_before} data files -> {c.files_after} (same rows)")
     recent = sum(t.files_too_recent for t in report.tables)
     if recent:
         out.print(f"{recent} unreferenced file(s) younger than {grace_minutes:g} minutes were left for a later run")

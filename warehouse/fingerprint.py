@@ -1,8 +1,9 @@
 """Skip work whose result cannot have changed, and tell models what they already saw.
 
-A model's fingerprint is its code (SQL with vars) and the snapshot of every table it reads,
-itself included: equal fingerprint, equal result. The input snapshots a model last published
-from are kept too, so a model can read just what changed since (``previous(...)`` in dbt).
+A model's fingerprint is its code (SQL with vars) and the snapshot of every table it reads, itself
+included (a compaction's snapshot counts as the one it rewrote): equal fingerprint, equal result.
+The input snapshots a model last published from are kept too, so a model can read just what changed
+since (``previous(...)`` in dbt).
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ import json
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
+from warehouse.maintenance.compaction import content_snapshot
+
 FINGERPRINT = "tierhouse.fingerprint"
 SEEN = "tierhouse.inputs-seen"  # JSON: {"code": ..., "inputs": {table: snapshot id}}
 
 
 def _snapshots(catalog: Catalog, tables: list[str]) -> dict[str, int | None]:
-    return {name: catalog.load_table(name).metadata.current_snapshot_id for name in sorted(set(tables))}
+    """Each table's current content: its current snapshot, or the one a compaction of it rewrote."""
+    state = {}
+    for name in sorted(set(tables)):
+        table = catalog.load_table(name)
+        state[name] = content_snapshot(table, table.metadata.current_snapshot_id)
+    return state
 
 
 def _digest(code: str, state: dict[str, int | None]) -> str:

@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from pyiceberg.catalog import Catalog
 
 from warehouse.buildlock import BuildLock
-from warehouse.maintenance import files, retention
+from warehouse.maintenance import compaction, files, retention
+from warehouse.maintenance.compaction import Compaction
 from warehouse.tables import ALL_TABLES, ensure_table
 
 DEFAULT_KEEP_BUILDS = 10
 DEFAULT_GRACE_S = 3600.0
+DEFAULT_SMALL_FILE = 32 * 1024 * 1024  # a data file under this is small
+DEFAULT_MIN_SMALL_FILES = 4  # a table with this many small files is compacted
 
 
 @dataclass
@@ -26,6 +29,7 @@ class TableReport:
     bytes_removed: int
     bytes_before: int
     files_too_recent: int = 0
+    compaction: Compaction | None = None
 
 
 @dataclass
@@ -48,8 +52,11 @@ def maintain(
     keep_builds: int = DEFAULT_KEEP_BUILDS,
     grace_s: float = DEFAULT_GRACE_S,
     dry_run: bool = False,
+    compact_below: int = DEFAULT_SMALL_FILE,
+    compact_min_files: int = DEFAULT_MIN_SMALL_FILES,
 ) -> Report:
-    """Expire what the retention policy does not keep and delete the files only those snapshots used.
+    """Expire what the retention policy does not keep, compact tables with many small files, and delete
+    the files no remaining snapshot uses (a dry run only plans the expiry and the deletions).
 
     Holds the build lock throughout (as ``maintain``, taking no build id), so no build publishes
     meanwhile; files younger than ``grace_s`` are left for a later run (an ingest may not have
@@ -62,8 +69,11 @@ def maintain(
             table_plan = plans[tdef.name]
             table = ensure_table(catalog, tdef)
             before = files.table_bytes(table)
+            compacted = None
             if not dry_run:
                 retention.apply(table, table_plan)
+                compacted = compaction.compact(catalog.load_table(tdef.name), tdef.name, compact_below,
+                                               compact_min_files)  # fmt: skip
                 table = catalog.load_table(tdef.name)
             # after expiry, whatever the table now holds (a concurrent ingest's new snapshot included)
             kept = set(table_plan.keep) if dry_run else {s.snapshot_id for s in table.snapshots()}
@@ -75,7 +85,7 @@ def maintain(
             report.tables.append(
                 TableReport(
                     tdef.name, len(table_plan.keep), len(table_plan.expire), table_plan.drop_tags,
-                    len(removable), sum(o.bytes for o in removable), before, len(unused) - len(removable),
+                    len(removable), sum(o.bytes for o in removable), before, len(unused) - len(removable), compacted,
                 )
             )  # fmt: skip
     return report
