@@ -7,6 +7,7 @@ import re
 from pyiceberg.catalog import Catalog
 
 from warehouse.builds import build_tag, list_builds
+from warehouse.tables import BY_NAME, ensure_table
 
 _BUILD = re.compile(r"^(?:build-)?(\d+)$")
 
@@ -18,7 +19,7 @@ class PinError(LookupError):
 def resolve_build(catalog: Catalog, as_of: str | None, tables: list[str]) -> tuple[int, dict[str, int]]:
     """(build id, {table: snapshot id}) for ``as_of`` (``build-N`` or ``N``), else the newest build
     that tagged every table in ``tables``."""
-    loaded = {name: catalog.load_table(name) for name in tables}
+    loaded = {name: ensure_table(catalog, BY_NAME[name]) for name in tables}
     if as_of is not None:
         match = _BUILD.match(as_of.strip())
         if not match:
