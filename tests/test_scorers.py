@@ -182,3 +182,24 @@ def test_llamacpp_scorers_called_from_many_threads_at_once_answer_as_one_at_a_ti
     # other batches sums in another order: the same answer, to within a few hundredths
     for ours, alone in zip(concurrent, serial, strict=True):
         assert ours.score == pytest.approx(alone.score, abs=0.05) if alone.score is not None else ours.score is None
+
+
+def test_a_distilled_classifier_is_retrained_only_once_its_labels_grew_by_the_share(corpus, tmp_path, monkeypatch):
+    """A few new labels keep the classifier (so no distilled score moves); a quarter more retrain it."""
+    from udfs.scorers.distill import distill
+
+    monkeypatch.setenv("TIERHOUSE_HOME", str(tmp_path / "lake"))
+    speeches = [json.loads(f.read_text())["text"] for f in sorted(corpus["sotu"].paths[0].glob("*.json"))[:60]]
+    paragraphs = [s[i : i + 600] for s in speeches for i in (0, 2000)][:60]  # two passages of each address
+    assert len(set(paragraphs)) == 60
+    ratings = [float(i % 6) for i in range(len(paragraphs))]  # any targets of two values or more will do
+    teacher = ScorerId("edu", "smollm2-135m-instruct", "v1")
+    first = distill(teacher, paragraphs[:40], ratings[:40], min_labels=20, retrain_share=0.25)
+    assert first is not None
+    assert distill(teacher, paragraphs[:49], ratings[:49], 20, 0.25) == first  # +22%: kept
+    grown = distill(teacher, paragraphs[:50], ratings[:50], 20, 0.25)  # +25%: retrained
+    assert grown is not None and grown != first
+    assert distill(teacher, paragraphs[:52], ratings[:52], 20, 0.25) == grown  # measured from the newest
+    assert distill(teacher, paragraphs[:41], ratings[:41], 20, 0.0) != first  # share 0: every change retrains
+    other = ScorerId("edu", "smollm2-135m-instruct", "v2")  # another prompt version never reuses v1's
+    assert distill(other, paragraphs[:41], ratings[:41], 20, 0.25) not in (first, grown)

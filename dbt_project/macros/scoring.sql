@@ -6,12 +6,14 @@
 {#- A judge's configuration as a SQL string literal: the prompt, its version and the llm var. -#}
 {% macro judge_config(prompt) -%}
   '{{ tojson({'prompt': prompt, 'version': var('l2_judges')[prompt], 'llm': var('llm'),
-              'min_labels': var('l2_distill_min_labels')}) | replace("'", "''") }}'
+              'min_labels': var('l2_distill_min_labels'),
+              'retrain_share': var('l2_distill_retrain_share')}) | replace("'", "''") }}'
 {%- endmacro %}
 
 {#- The perplexity scorer's configuration (var l2_perplexity) as a SQL string literal. -#}
 {% macro perplexity_config() -%}
-  {%- set spec = {'scorer': 'perplexity', 'min_labels': var('l2_distill_min_labels')} -%}
+  {%- set spec = {'scorer': 'perplexity', 'min_labels': var('l2_distill_min_labels'),
+                  'retrain_share': var('l2_distill_retrain_share')} -%}
   {%- do spec.update(var('l2_perplexity')) -%}
   '{{ tojson(spec) | replace("'", "''") }}'
 {%- endmacro %}

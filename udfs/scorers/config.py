@@ -63,7 +63,7 @@ def _spec(config_json: str) -> dict[str, Any]:
 
 
 def _perplexity_args(spec: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(spec) - {"scorer", "version", "model", "max_tokens", "min_labels"}
+    unknown = set(spec) - {"scorer", "version", "model", "max_tokens", "min_labels", "retrain_share"}
     if unknown:
         raise ValueError(f"perplexity config has unknown keys {sorted(unknown)}; it takes model, version, max_tokens")
     return {

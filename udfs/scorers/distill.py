@@ -25,20 +25,41 @@ def models_dir() -> Path:
     return Path(os.environ.get("TIERHOUSE_HOME", "lake")).resolve() / "models"
 
 
+def _largest(teacher: ScorerId) -> tuple[str, int] | None:
+    """(key, labels) of the classifier trained on the most labels of ``teacher``, if any."""
+    best = None
+    for path in models_dir().glob(f"{teacher.name}-distilled-*.json"):
+        saved = json.loads(path.read_text())
+        labels = saved.get("labels", saved["n_train"] + saved["n_test"])
+        if ScorerId(**saved["teacher"]) == teacher and (best is None or labels > best[1]):
+            best = (path.stem.rsplit("-", 1)[-1], labels)
+    return best
+
+
 def distill(
-    teacher: ScorerId, texts: Sequence[str], targets: Sequence[object], min_labels: int = MIN_LABELS
+    teacher: ScorerId,
+    texts: Sequence[str],
+    targets: Sequence[object],
+    min_labels: int = MIN_LABELS,
+    retrain_share: float = 0.0,
 ) -> ScorerId | None:
-    """The id of a classifier trained on these labels (trained now unless it exists); None if there
-    are fewer than ``min_labels`` or they are all the same."""
+    """The id of a classifier for these labels; None if there are fewer than ``min_labels`` or they
+    are all the same. A classifier of the same teacher trained on at least ``1 / (1 + retrain_share)``
+    as many labels is reused: a few new labels do not retrain and rescore everything (every
+    distilled score would move), labels that grew by ``retrain_share`` do."""
     if len(texts) < min_labels or len(set(map(str, targets))) < 2:
         return None
     key = DistilledClassifier.key(teacher, texts, targets)
     path = models_dir() / f"{teacher.name}-distilled-{key}.joblib"
     if not path.exists():
+        previous = _largest(teacher)
+        if previous is not None and len(texts) < previous[1] * (1 + retrain_share):
+            return DistilledClassifier(teacher, None, previous[0]).id
         report = agreement(teacher, texts, targets)
         classifier = DistilledClassifier.train(teacher, texts, targets)
         classifier.save(models_dir())
-        path.with_suffix(".json").write_text(json.dumps({"teacher": asdict(teacher), **asdict(report)}, indent=2))
+        described = {"teacher": asdict(teacher), "labels": len(texts), **asdict(report)}
+        path.with_suffix(".json").write_text(json.dumps(described, indent=2))
     return DistilledClassifier(teacher, None, key).id
 
 

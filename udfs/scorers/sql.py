@@ -72,7 +72,9 @@ def distill_lists(texts: list[list[str]], targets: list[list[str]], configs: lis
     for batch_texts, batch_targets, config in zip(texts, targets, configs, strict=True):
         teacher = scorer_config.judge_id(config)
         values = [float(t) for t in batch_targets] if scorer_config.is_numeric(config) else list(batch_targets)
-        trained = distill(teacher, batch_texts, values, json.loads(config).get("min_labels", MIN_LABELS))
+        spec = json.loads(config)
+        limits = spec.get("min_labels", MIN_LABELS), spec.get("retrain_share", 0.0)
+        trained = distill(teacher, batch_texts, values, *limits)
         out.append(_id(trained) if trained else None)
     return out
 
