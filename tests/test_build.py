@@ -202,7 +202,8 @@ def test_kill_9_during_build_leaves_whole_tiers_and_rerun_converges(settings, co
     ingest_subset(settings, corpus, tmp_path)
     init_warehouse(open_catalog(settings))
     before = mains(settings)
-    env = dict(os.environ, TIERHOUSE_HOME=str(settings.home))
+    # a short lease: the killed build holds the build lock until it expires (tests/test_build_lock.py)
+    env = dict(os.environ, TIERHOUSE_HOME=str(settings.home), TIERHOUSE_BUILD_LEASE_S="10")
     proc = subprocess.Popen(
         [sys.executable, "-m", "warehouse.cli", "build"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
