@@ -6,6 +6,7 @@ import json
 
 import orjson
 import pytest
+import stand_ins
 from conftest import query
 from fault_proxy import FaultProxy
 from test_refine import furnished
@@ -116,6 +117,7 @@ def test_generation_faults_are_retried_and_a_rebuild_calls_nothing(lake, llm_ser
         build(proxy.url, edits=3, pairs=0)
     assert query(lake, "SELECT count(*) FROM ops.edits") == [(3,)]  # every text sent has its row
     failed_edits = failed("edits")
+    assert failed_edits > 0, "the 30% fault injection produced no failed edit: nothing below tests a retry"
     with FaultProxy(upstream) as proxy:
         build(proxy.url, edits=3, pairs=0)
     assert len(proxy.log.outcomes) == failed_edits and failed("edits") == 0
@@ -125,6 +127,7 @@ def test_generation_faults_are_retried_and_a_rebuild_calls_nothing(lake, llm_ser
         build(proxy.url, edits=3, pairs=10)
     assert query(lake, "SELECT count(*) FROM ops.qa") == [(5,)]  # a pair (or its failure) for each text
     failed_pairs = failed("qa")
+    assert failed_pairs > 0, "the 30% fault injection produced no failed pair: nothing below tests a retry"
     with FaultProxy(upstream) as proxy:
         build(proxy.url, edits=3, pairs=10)
     assert failed_pairs <= len(proxy.log.outcomes) <= 2 * failed_pairs and failed("qa") == 0
@@ -134,3 +137,24 @@ def test_generation_faults_are_retried_and_a_rebuild_calls_nothing(lake, llm_ser
         again = build(proxy.url, edits=3, pairs=10)
     assert proxy.log.outcomes == []
     assert {again.record["models"][m]["status"] for m in ("edits", "qa")} == {"unchanged"}
+
+
+def test_a_verified_pair_whose_evidence_differs_only_in_whitespace_publishes(settings, corpus, tmp_path, monkeypatch):
+    """ops.qa and the L4 gate apply one evidence rule: a line break where the model wrote a space still counts."""
+    opening = _openings(corpus, 212, 1)[0]
+    sentence = opening[: opening.index(". ") + 1]
+    words = sentence.split(" ")
+    broken = " ".join(words[: len(words) // 2]) + "\n" + " ".join(words[len(words) // 2 :])
+    path = tmp_path / "page.jsonl"
+    path.write_bytes(orjson.dumps({"text": opening.replace(sentence, broken, 1)}) + b"\n")
+    ingest([path], "site", settings=settings)
+    answer = " ".join(words[-4:]).rstrip(".")
+    pair = f"Question: What does the address begin with?\nAnswer: {answer}\nEvidence: {sentence}"
+    stand_ins.install(monkeypatch, qa=stand_ins.written(lambda text, q: pair),
+                      answer=stand_ins.written(lambda text, q: answer))  # fmt: skip
+    outcome = run_build(settings, quiet=True, variables=json.dumps({**NO_SCORING, "l4_max_llm_calls": 1}))
+    assert outcome.success, outcome.record
+    assert query(settings, "SELECT verdict FROM ops.qa") == [("verified",)]
+    assert "\n" in query(settings, "SELECT text FROM tiers.l3_refined")[0][0]
+    published = query(settings, "SELECT evidence, verdict FROM tiers.l4_knowledge WHERE generator LIKE 'llm:%'")
+    assert published == [(sentence, "verified")]

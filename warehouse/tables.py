@@ -286,6 +286,24 @@ BUILDS = TableDef(
     "One row per build: snapshots published, vars, gate results.",
 )
 
+GATE_FAILURES = TableDef(
+    "ops.gate_failures",
+    pa.schema(
+        [
+            _req("table_name", pa.string()),
+            _req("key", pa.string()),
+            _req("expectation", pa.string()),
+            _req("column_name", pa.string()),
+            _opt("value", pa.string()),
+            _req("build", pa.string()),
+            _req("audit_snapshot_id", pa.int64()),
+            _req("recorded_at", TS),
+        ]
+    ),
+    ("table_name",),
+    "Every row that failed a row expectation (its key, the expectation, a cut of the value): kept, never dropped.",
+)
+
 EXPORTS = TableDef(
     "ops.exports",
     pa.schema(
@@ -315,6 +333,7 @@ ALL_TABLES: tuple[TableDef, ...] = (
     MINHASH,
     MINHASH_EDGES,
     BUILDS,
+    GATE_FAILURES,
     EXPORTS,
 )
 BY_NAME = {t.name: t for t in ALL_TABLES}
