@@ -44,6 +44,7 @@ def test_init_is_idempotent(settings, catalog):
         "minhash",
         "minhash_edges",
         "builds",
+        "gate_failures",
         "exports",
     }
     assert len(catalog.load_table("tiers.l0_raw").snapshots()) == 0
