@@ -142,7 +142,7 @@ def test_generation_faults_are_retried_and_a_rebuild_calls_nothing(lake, llm_ser
 def test_a_verified_pair_whose_evidence_differs_only_in_whitespace_publishes(settings, corpus, tmp_path, monkeypatch):
     """ops.qa and the L4 gate apply one evidence rule: a line break where the model wrote a space still counts."""
     opening = _openings(corpus, 212, 1)[0]
-    sentence = opening[: opening.index(". ") + 1]
+    sentence = next(s for s in opening.split(". ") if len(s.split()) >= 12) + "."
     words = sentence.split(" ")
     broken = " ".join(words[: len(words) // 2]) + "\n" + " ".join(words[len(words) // 2 :])
     path = tmp_path / "page.jsonl"
