@@ -108,6 +108,22 @@ def constant(value: float) -> Callable[[str], Score]:
     return judged(lambda text: value)
 
 
+def _quoted_line(text: str) -> str:
+    """The first line that is a sentence of eight words or more (else the whole text)."""
+    return next((line for line in text.splitlines() if len(line.split()) >= 8 and line.endswith(".")), text)
+
+
+def qa_pair(text: str, question: str = "") -> str:
+    """A generator's QA pair: a question about the first full sentence, its last words as the answer."""
+    evidence = _quoted_line(text)
+    return f"Question: How does the sentence end?\nAnswer: {reader(text)}\nEvidence: {evidence}"
+
+
+def reader(text: str, question: str = "") -> str:
+    """A verifier that reads the answer from the source itself: the first full sentence's last four words."""
+    return " ".join(_quoted_line(text).rstrip(".").split()[-4:])
+
+
 def first_sentence(text: str, question: str = "") -> str:
     """An editor gone wrong: it summarises a page as its first sentence (the guards must reject it)."""
     body = tidy(text)

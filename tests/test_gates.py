@@ -2,7 +2,7 @@
 
 One baseline lake, a sample of the bundled corpus, is built once for the module: handbook pages (HTML,
 many languages), fortunes (short texts, six languages) and addresses laid out as web pages (source
-``site``, which the editor works on). Each test puts the lake back to that baseline, ingests the
+``site``, which the editor, the QA generator and its verifier work on). Each test puts the lake back to that baseline, ingests the
 same held-back slice of documents and builds again, with one fault planted in an operator or in the
 slice itself. The gate must fail naming the source, the metric, the observed and previous values
 and the threshold, and leave ``main`` where it was. The control, the same slice without a fault,
@@ -35,15 +35,27 @@ from warehouse.config import Settings, load_settings
 from warehouse.ingest import ingest
 
 TIERS = ("l1_clean", "scores", "l2_selected", "edits", "l3_refined", "qa", "l4_knowledge")
-# the stand-in judge labels every candidate and the stand-in editor edits every page that needs it; L2 and
+# the stand-in judge labels every candidate, the stand-in editor edits every page that needs it, and the
+# stand-in generator and verifier make a QA pair of every English L3 text; L2 and
 # what follows hold English only, which keeps the module quick (the long handbook pages are not edited)
 VARS = json.dumps(
     {"l2_languages": ["en"], "l2_judges": {"edu": "v1"}, "l2_perplexity": None, "l2_llm_sample": 100_000,
-     "l2_max_llm_calls": 100_000, "l2_distill_min_labels": 100_000, "l3_max_llm_edits": 100_000}
+     "l2_max_llm_calls": 100_000, "l2_distill_min_labels": 100_000, "l3_max_llm_edits": 100_000,
+     "l4_max_llm_calls": 100_000}
 )  # fmt: skip
 
 
-GOOD_JUDGE, GOOD_EDITOR = stand_ins.judged(stand_ins.edu_estimate), stand_ins.written(stand_ins.tidy)
+GOOD = {
+    "edu": stand_ins.judged(stand_ins.edu_estimate),
+    "cleanup": stand_ins.written(stand_ins.tidy),
+    "qa": stand_ins.written(stand_ins.qa_pair),
+    "answer": stand_ins.written(stand_ins.reader),
+}
+
+
+def plant(monkeypatch: pytest.MonkeyPatch, **faulty: stand_ins.Answer) -> None:
+    """The good stand-ins, except the faulty ones named."""
+    stand_ins.install(monkeypatch, **{**GOOD, **faulty})
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,7 @@ def baseline(corpus, tmp_path_factory) -> Lake:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TIERHOUSE_HOME", str(work / "lake"))
         settings = load_settings()
-        stand_ins.install(patch, edu=GOOD_JUDGE, cleanup=GOOD_EDITOR)
+        plant(patch)
         Slice(_pages(corpus, 0), _jsonl(work / "f0.jsonl", _fortunes(corpus, 0)),
               _jsonl(work / "s0.jsonl", _openings(corpus, 100, 50))).ingest(settings)  # fmt: skip
         first = build(settings)
@@ -186,7 +198,7 @@ def test_baseline_first_build_says_it_had_nothing_to_compare(baseline):
 
 def test_control_slice_publishes_with_every_planted_check_judged(control):
     assert control.success, control.record
-    passed = {tier: drift(control, tier, "passed") for tier in ("l1_clean", "scores", "l3_refined")}
+    passed = {tier: drift(control, tier, "passed") for tier in ("l1_clean", "scores", "l3_refined", "qa")}
     for tier, source, metric in [
         ("l1_clean", "debian_handbook", "extraction_failed_share"),
         ("l1_clean", "fortunes", "und_share"),
@@ -195,6 +207,7 @@ def test_control_slice_publishes_with_every_planted_check_judged(control):
         ("scores", "site", "score_spread:edu"),
         ("scores", "site", "score_quantile_shift:edu"),
         ("l3_refined", "site", "accepted_share"),
+        ("qa", "site", "verified_share"),
     ]:
         check = passed[tier][(source, metric)]
         assert min(check["new_rows"], check["main_rows"]) >= 30, check
@@ -224,7 +237,7 @@ def test_language_id_returning_und_for_a_whole_source(lake, monkeypatch):
 
 def test_scorer_returning_one_constant_score(lake, monkeypatch):
     before = lake.mains()
-    stand_ins.install(monkeypatch, edu=stand_ins.constant(3.0), cleanup=GOOD_EDITOR)
+    plant(monkeypatch, edu=stand_ins.constant(3.0))
     lake.held_back.ingest(lake.settings)
     outcome = build(lake.settings)
     check = assert_gate_fails(lake, outcome, before, "scores", "site", "score_spread:edu")
@@ -243,7 +256,7 @@ def test_source_whose_new_pages_are_all_navigation_boilerplate(lake):
 
 def test_editor_whose_every_edit_is_rejected(lake, monkeypatch):
     before = lake.mains()
-    stand_ins.install(monkeypatch, edu=GOOD_JUDGE, cleanup=stand_ins.written(stand_ins.first_sentence))
+    plant(monkeypatch, cleanup=stand_ins.written(stand_ins.first_sentence))
     lake.held_back.ingest(lake.settings)
     outcome = build(lake.settings)
     check = assert_gate_fails(lake, outcome, before, "l3_refined", "site", "accepted_share")
@@ -251,6 +264,16 @@ def test_editor_whose_every_edit_is_rejected(lake, monkeypatch):
     rejected = query(lake.settings, "SELECT count(*) FROM tiers.l3_refined AT (VERSION => 'audit') "
                                     "WHERE llm_edit LIKE 'rejected:%' AND source = 'site'")  # fmt: skip
     assert rejected[0][0] >= 30
+
+
+def test_verifier_that_disagrees_with_every_answer(lake, monkeypatch):
+    before = lake.mains()
+    plant(monkeypatch, answer=stand_ins.written(lambda text, question: "Nobody can tell from this page."))
+    lake.held_back.ingest(lake.settings)
+    outcome = build(lake.settings)
+    check = assert_gate_fails(lake, outcome, before, "qa", "site", "verified_share")
+    assert check["observed"] == 0.0 and check["previous"] > 0.9
+    assert outcome.record["models"]["l3_refined"]["status"] == "published"
 
 
 def test_accept_drift_publishes_and_records_who_and_why(lake, monkeypatch):
