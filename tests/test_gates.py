@@ -4,9 +4,10 @@ One baseline lake, a sample of the bundled corpus, is built once for the module:
 many languages), fortunes (short texts, six languages) and addresses laid out as web pages (source
 ``site``, which the editor, the QA generator and its verifier work on). Each test puts the lake back
 to that baseline, ingests the same held-back slice of documents and builds again, with one fault
-planted in an operator or in the slice itself. The gate must fail naming the source, the metric, the observed and previous values
-and the threshold, and leave ``main`` where it was. The control, the same slice without a fault,
-publishes with those same checks judged and passed. Gate thresholds are the defaults throughout.
+planted in an operator or in the slice itself. The gate must fail naming the source, the metric, the
+observed and previous values and the threshold, and leave ``main`` where it was. The control, the
+same slice without a fault, publishes with those same checks judged and passed. Gate thresholds are
+the defaults throughout.
 """
 
 from __future__ import annotations
