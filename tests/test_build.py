@@ -171,9 +171,11 @@ def test_exact_duplicates_share_a_cluster_and_only_the_first_is_kept(settings, t
     original = query(settings, "SELECT doc_id FROM tiers.l0_raw WHERE source = 'site'")[0][0]
     assert rows[0] == ("site", True, [], original)
     assert [r[1:] for r in rows[1:]] == [(False, ["exact_duplicate"], original)] * 2
-    assert query(settings, "SELECT question, answer FROM tiers.l4_knowledge") == [
-        ("What is Debian?", "a free operating system developed by thousands of volunteers around the world")
-    ]
+    # a definitional fact is cut from the source: extracted, not verified, and no confidence is claimed
+    assert query(settings, "SELECT question, answer, verdict, confidence FROM tiers.l4_knowledge") == [
+        ("What is Debian?", "a free operating system developed by thousands of volunteers around the world",
+         "extracted", None)
+    ]  # fmt: skip
 
 
 def test_build_records_match_tags(settings, corpus, tmp_path):

@@ -44,6 +44,7 @@ def test_init_is_idempotent(settings, catalog):
         "minhash",
         "minhash_edges",
         "builds",
+        "gate_failures",
         "exports",
         "mixtures",
         "costs",

@@ -116,3 +116,19 @@ def test_threshold_var_changes_what_counts_as_near_duplicate(settings, corpus, t
         settings, "SELECT count(*) FROM tiers.l1_clean WHERE list_contains(reject_reasons, 'near_duplicate')"
     )
     assert marked == [(1 if threshold == 0.7 else 0,)]
+
+
+def test_a_648_kb_document_publishes_l1_rejected_as_too_long(settings, corpus, tmp_path):
+    """One valid, very long English document is data L1 holds, not a reason to stop every tier."""
+    speeches = _speeches(corpus, 40)
+    long = "\n\n".join(s["text"] for s in speeches)[:648_000]
+    long = long[: long.rindex(". ") + 1]
+    ingest([_jsonl(tmp_path / "a.jsonl", [*speeches[:3], {"text": long, "origin": "long"}])], "sotu", settings=settings)
+    outcome = _build(settings)
+    assert outcome.success, outcome.record
+    assert {m["status"] for m in outcome.record["models"].values() if "status" in m} <= {"published", "unchanged"}
+    row = query(settings, "SELECT n_chars, kept, list_contains(reject_reasons, 'too_long') FROM tiers.l1_clean "
+                          "WHERE n_chars > 500000")  # fmt: skip
+    assert row == [(len(long), False, True)]  # (Gopher's own word limit rejects it too)
+    kept = query(settings, "SELECT count(*) FROM tiers.l1_clean WHERE kept")[0][0]
+    assert kept >= 2 and query(settings, "SELECT count(*) FROM tiers.l2_selected") == [(kept,)]

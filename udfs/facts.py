@@ -1,14 +1,18 @@
 """Extractive facts for L4: definitional sentences turned into question-answer pairs.
 
 A sentence "X is a Y." whose subject X is a name yields the question "What is X?" with the answer
-"a Y" and the sentence itself as evidence. Answers are spans of the source, so the
-extractive verifier can always check them.
+"a Y" and the sentence itself as evidence. The evidence is cut from the source and the answer from
+the evidence, so checking one against the other proves only that the cut was made: such a pair is
+``extracted``, never ``verified`` (which needs an independent pass), and var ``l4_verdicts`` decides
+whether L4 publishes extracted pairs.
 """
 
 from __future__ import annotations
 
 import re
 from typing import TypedDict
+
+from udfs.knowledge.qa import evidence_in_source
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # The subject is a name: up to five capitalised words ("Debian", "APT", "Debian GNU/Linux").
@@ -42,8 +46,7 @@ def definitional_facts(text: str, limit: int = 3) -> list[Fact]:
     return facts
 
 
-def verify(answer: str, evidence: str, source: str) -> tuple[str, float]:
-    """Extractive check: the evidence must occur in the source and contain the answer."""
-    if evidence and evidence in source and answer in evidence:
-        return "verified", 1.0
-    return "unsupported", 0.0
+def check(answer: str, evidence: str, source: str) -> str:
+    """``extracted`` when the evidence occurs in the source (the shared rule) and holds the answer; else
+    ``unsupported``. No confidence: nothing independent looked at the pair."""
+    return "extracted" if answer and answer in evidence and evidence_in_source(evidence, source) else "unsupported"

@@ -107,15 +107,8 @@ UDFS: tuple[Udf, ...] = (
         "STRUCT(question VARCHAR, answer VARCHAR, evidence VARCHAR)[]",
         pa.list_(_FACT),
     ),
-    Udf(
-        "th_verify",
-        lambda answer, evidence, source: dict(
-            zip(("verdict", "confidence"), facts.verify(answer, evidence, source), strict=True)
-        ),
-        ("VARCHAR", "VARCHAR", "VARCHAR"),
-        "STRUCT(verdict VARCHAR, confidence DOUBLE)",
-        _struct(verdict=pa.string(), confidence=pa.float64()),
-    ),
+    Udf("th_fact_verdict", facts.check, ("VARCHAR", "VARCHAR", "VARCHAR"), "VARCHAR", pa.string()),
+    Udf("th_evidence_in_source", qa.evidence_in_source, ("VARCHAR", "VARCHAR"), "BOOLEAN", pa.bool_()),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from warehouse.buildlock import BuildLockBusy, current_lease
 from warehouse.builds import list_builds
 from warehouse.catalog import open_catalog
 from warehouse.config import Settings
-from warehouse.tables import BUILDS, ensure_table
+from warehouse.tables import BUILDS, ensure_table, resolve_name
 
 
 def default_project_dir() -> Path:
@@ -30,6 +31,20 @@ class BuildOutcome:
 
     success: bool
     record: dict[str, Any] | None
+
+
+def with_accepted_drift(variables: str | None, tiers: list[str], reason: str | None, by: str) -> str | None:
+    """``variables`` (dbt's YAML) plus ``gate_accept_drift`` for ``tiers``: who accepts their drift, and why."""
+    if not tiers:
+        return variables
+    if not (reason or "").strip():
+        raise ValueError("--accept-drift needs --reason: ops.builds records who accepted which checks, and why")
+    import yaml
+
+    merged = dict(yaml.safe_load(variables or "{}") or {})
+    accepted = dict(merged.get("gate_accept_drift") or {})
+    accepted.update({resolve_name(t).name.split(".", 1)[1]: {"by": by, "reason": reason} for t in tiers})
+    return json.dumps({**merged, "gate_accept_drift": accepted})
 
 
 def run_build(

@@ -348,6 +348,22 @@ def tier_results(record: dict) -> dict[str, dict]:
     return {name: m for name, m in record["models"].items() if name != "dbt_tests"}
 
 
+def _gate_summary(m: dict) -> str:
+    """'11 passed, 1 failed' over the suite and the distribution checks, and what drift compared with."""
+    checks = [c for c in m.get("gate") or [] if c.get("judged", True)]
+    drift = (m.get("drift") or {}).get("checks", [])
+    judged = [d for d in drift if d["verdict"] != "not_judged"]
+    if not checks and not drift and not m.get("drift"):
+        return "-"
+    failed = sum(not c["success"] for c in checks) + sum(d["verdict"] == "failed" for d in judged)
+    accepted = sum(d["verdict"] == "accepted" for d in judged)
+    parts = [f"[red]{failed} failed[/]" if failed else f"{len(checks) + len(judged) - accepted} passed"]
+    parts += [f"[yellow]{accepted} accepted[/]"] if accepted else []
+    compared = (m.get("drift") or {}).get("compared_with", "")
+    parts += ["first build: nothing to compare"] if compared.startswith("first build") else []
+    return ", ".join(parts)
+
+
 def print_build(record: dict | None) -> None:
     """Per tier: what the build did, rows entered and left, and the gate's verdict."""
     if record is None:
@@ -359,20 +375,26 @@ def print_build(record: dict | None) -> None:
     )  # fmt: skip
     tests = record["models"].get("dbt_tests", {})
     for name, m in sorted(tier_results(record).items()):
-        checks = m.get("gate") or []
-        failed = [c for c in checks if not c["success"]]
-        gate = "-" if not checks else (f"[red]{len(failed)} failed[/]" if failed else f"{len(checks)} passed")
         view.add_row(
             name,
             m.get("status") or m.get("dbt_status", "?"),
             f"{m.get('total_rows', 0):,}",
             f"+{m.get('rows_added', 0):,}",
             f"-{m.get('rows_removed', 0):,}",
-            gate,
+            _gate_summary(m),
             str(m.get("snapshot_id") or ""),
         )
-        for c in failed:
-            view.add_row("", f"[red]{c['expectation']}({c['column']})[/]", "", "", "", c["observed"], c["threshold"])
+        for c in m.get("gate") or []:
+            if not c["success"]:
+                failed = f"[red]{c['expectation']}({c['column']})[/]"
+                view.add_row("", failed, "", "", "", c["observed"], c["threshold"])
+        for d in (m.get("drift") or {}).get("checks", []):
+            if d["verdict"] in ("failed", "accepted"):
+                shown = f"{d['observed']:.3f} (was {d['previous']:.3f})"
+                view.add_row("", f"[red]{d['metric']}[/] {d['source']}", "", "", "", f"{d['verdict']}: {shown}",
+                             d["allowed"])  # fmt: skip
+        if m.get("failed_rows"):
+            view.add_row("", f"{m['failed_rows']:,} rows failed a row check: ops.gate_failures", "", "", "", "", "")
     out.print(view)
     if tests:
         passed = sum(1 for status in tests.values() if status == "pass")
@@ -386,6 +408,11 @@ def print_build(record: dict | None) -> None:
 @click.option(
     "--project-dir", type=click.Path(file_okay=False, path_type=Path), help="dbt project (default: ./dbt_project)."
 )
+@click.option(
+    "--accept-drift", "accept", multiple=True, metavar="TIER",
+    help="Publish TIER despite failed distribution checks (a deliberate change; repeatable). Needs --reason.",
+)  # fmt: skip
+@click.option("--reason", help="Why the drift is accepted; recorded in ops.builds with who accepted which checks.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another build is running, instead of waiting.")
 @click.pass_context
 def build(
@@ -395,15 +422,23 @@ def build(
     full_refresh: bool,
     project_dir: Path | None,
     no_wait: bool,
+    accept: tuple[str, ...],
+    reason: str | None,
 ) -> None:
     """Run `dbt build` over the lake: every tier written, gated and published; the build is recorded.
 
     Builds run one at a time: a second build waits for the first (saying which), and a build killed
     while running holds the lock only until its lease ($TIERHOUSE_BUILD_LEASE_S, 60 s) expires.
     """
-    from warehouse.build import run_build
+    import getpass
+
+    from warehouse.build import run_build, with_accepted_drift
     from warehouse.buildlock import BuildLockBusy
 
+    try:
+        variables = with_accepted_drift(variables, list(accept), reason, getpass.getuser())
+    except (ValueError, KeyError) as exc:
+        raise click.UsageError(str(exc).strip("'\"")) from exc
     try:
         outcome = run_build(
             _settings(ctx),

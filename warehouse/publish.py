@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -19,11 +20,13 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import AlwaysTrue, In
 from pyiceberg.table import Table
 
-from expectations.gate import ROW_BATCH, CheckResult, GateFailed, validate
-from expectations.suites import row_frame_sql
+from expectations.drift import accept, compare
+from expectations.gate import ROW_BATCH, GateFailed, RowFailure, validate
+from expectations.suites import orphans_sql, row_frame_sql
+from warehouse.catalog import commit_with_retry
 from warehouse.duck import quote_literal
 from warehouse.fingerprint import remember
-from warehouse.tables import TableDef, ensure_table
+from warehouse.tables import GATE_FAILURES, TableDef, ensure_table
 
 AUDIT = "audit"
 
@@ -41,6 +44,8 @@ class ModelResult:
     rows_removed: int = 0
     total_rows: int = 0
     gate: list[dict[str, Any]] = field(default_factory=list)
+    drift: dict[str, Any] = field(default_factory=dict)  # distribution checks against main (expectations/drift.py)
+    failed_rows: int = 0  # rows that failed a row expectation, kept in ops.gate_failures
     seconds: float = 0.0
     operators: dict[str, Any] = field(default_factory=dict)  # what Python operators did to the staged rows
 
@@ -100,25 +105,37 @@ def _row_batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pd.DataFr
 
 
 def table_metrics(
-    con: duckdb.DuckDBPyConnection, table: Table, tdef: TableDef, audit: int, main: int, l0: str
+    con: duckdb.DuckDBPyConnection, table: Table, tdef: TableDef, audit: int, main: int
 ) -> dict[str, Any]:
     """Whole-table facts the table suite checks: size, size against main, key uniqueness, lineage."""
     key = key_column(tdef)
+    tier = tdef.name.split(".", 1)[1]
     rows, distinct = con.execute(f"SELECT count(*), count(DISTINCT {key}) FROM {scan_sql(table, audit)}").fetchone()
     before = con.execute(f"SELECT count(*) FROM {scan_sql(table, main)}").fetchone()[0]
-    lineage = f"SELECT count(*) FROM {scan_sql(table, audit)} t WHERE t.doc_id NOT IN (SELECT doc_id FROM {l0})"
-    orphans = con.execute(lineage).fetchone()[0] if "doc_id" in tdef.schema.names else 0  # a cache keyed by text
     metrics = {
         "row_count": rows,
         "previous_row_count": before,
         "retained_fraction": rows / before if before else 1.0,
         "duplicate_keys": rows - distinct,
-        "rows_without_l0_parent": orphans,
+        "rows_without_parent": con.execute(orphans_sql(tier, scan_sql(table, audit), "_added")).fetchone()[0],
     }
     if "verdict" in tdef.schema.names and "status" in tdef.schema.names:  # ops.qa: how much of it verifies
-        judged = f"SELECT avg((verdict = 'verified')::INT) FROM {scan_sql(table, audit)} WHERE status <> 'failed'"
-        metrics["verified_fraction"] = con.execute(judged).fetchone()[0] or 0.0
+        judged = f"SELECT avg((verdict = 'verified')::INT) FROM {scan_sql(table, audit)} WHERE verdict IS NOT NULL"
+        metrics["verified_fraction"] = con.execute(judged).fetchone()[0]  # None: nothing judged yet
     return metrics
+
+
+def record_row_failures(catalog: Catalog, tdef: TableDef, tag: str, audit: int, failures: list[RowFailure]) -> None:
+    """Keep every row that failed a row expectation in ``ops.gate_failures``: key, expectation, value."""
+    if not failures:
+        return
+    now = datetime.now(UTC)
+    rows = pa.Table.from_pylist(
+        [{"table_name": tdef.name, "key": f.key, "expectation": f.expectation, "column_name": f.column,
+          "value": f.value, "build": tag, "audit_snapshot_id": audit, "recorded_at": now} for f in failures],
+        schema=GATE_FAILURES.schema,
+    )  # fmt: skip
+    commit_with_retry(lambda: ensure_table(catalog, GATE_FAILURES).append(rows))
 
 
 def skip_unchanged(catalog: Catalog, tdef: TableDef, tag: str) -> ModelResult:
@@ -174,7 +191,6 @@ def publish(
     gate: Mapping[str, Any],
     inputs: list[str] = (),
     code: str = "",
-    l0_relation: str = "tiers.l0_raw",
 ) -> ModelResult:
     """Write-audit-publish ``staging`` (a DuckDB relation holding the model's result) into ``tdef``.
 
@@ -210,17 +226,23 @@ def publish(
     if not _is_ancestor(table, main, audit):
         raise RuntimeError(f"{tdef.name}: audit snapshot {audit} does not descend from main {main}; not publishing")
 
-    metrics = table_metrics(con, table, tdef, audit, main, l0_relation)
+    metrics = table_metrics(con, table, tdef, audit, main)
     outcome.total_rows = metrics["row_count"]
     if replace_all:
         outcome.rows_removed = metrics["previous_row_count"]
-    checks: list[CheckResult] = validate(tier, _row_batches(con, row_frame_sql(tier, "_added")), metrics, gate)
+    batches = _row_batches(con, row_frame_sql(tier, "_added"))
+    checks, row_failures = validate(tier, batches, metrics, gate, key_column(tdef))
+    record_row_failures(catalog, tdef, tag, audit, row_failures)
+    drift = compare(con, tier, "_added", scan_sql(table, main), metrics["previous_row_count"], gate["drift"])
+    drift = accept(drift, dict(gate["accept_drift"] or {}).get(tier), tier)
     outcome.gate = [asdict(c) for c in checks]
+    outcome.drift = drift.to_dict()
+    outcome.failed_rows = len(row_failures)
     failures = [c for c in checks if not c.success]
     outcome.seconds = time.perf_counter() - started
-    if failures:
+    if failures or drift.failures:
         outcome.status = "gate_failed"
-        error = GateFailed(tdef.name, audit, failures)
+        error = GateFailed(tdef.name, audit, failures, drift.failures)
         error.result = outcome
         raise error
     table.manage_snapshots().set_current_snapshot(snapshot_id=audit).create_tag(audit, tag).commit()

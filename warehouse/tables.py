@@ -303,6 +303,24 @@ BUILDS = TableDef(
     (("commit.retry.num-retries", "0"),),
 )
 
+GATE_FAILURES = TableDef(
+    "ops.gate_failures",
+    pa.schema(
+        [
+            _req("table_name", pa.string()),
+            _req("key", pa.string()),
+            _req("expectation", pa.string()),
+            _req("column_name", pa.string()),
+            _opt("value", pa.string()),
+            _req("build", pa.string()),
+            _req("audit_snapshot_id", pa.int64()),
+            _req("recorded_at", TS),
+        ]
+    ),
+    ("table_name",),
+    "Every row that failed a row expectation (its key, the expectation, a cut of the value): kept, never dropped.",
+)
+
 EXPORTS = TableDef(
     "ops.exports",
     pa.schema(
@@ -388,6 +406,7 @@ ALL_TABLES: tuple[TableDef, ...] = (
     MINHASH,
     MINHASH_EDGES,
     BUILDS,
+    GATE_FAILURES,
     EXPORTS,
     MIXTURES,
     COSTS,

@@ -6,13 +6,12 @@
 {#- The thresholds the gates read: the vars named in dbt_project.yml, in one mapping. -#}
 {% macro tierhouse_gate_vars() -%}
   {{ return({
-      'min_chars': var('l1_min_chars'),
-      'max_chars': var('l1_max_chars'),
-      'languages': var('l2_languages'),
-      'min_edit_ratio': var('l3_min_edit_ratio'),
       'min_verified': var('l4_min_verified_fraction'),
       'min_rows': var('gate_min_rows'),
       'max_row_drop': var('gate_max_row_drop'),
+      'mostly': var('gate_mostly'),
+      'drift': var('gate_drift'),
+      'accept_drift': var('gate_accept_drift'),
   }) }}
 {%- endmacro %}
 
@@ -33,8 +32,10 @@
       'l3_editor': var('l3_editor'), 'l3_max_llm_edits': var('l3_max_llm_edits'), 'l3_guard': var('l3_guard'),
       'l4_generator': var('l4_generator'), 'l4_verifier': var('l4_verifier'),
       'l4_max_llm_calls': var('l4_max_llm_calls'), 'l4_min_agreement': var('l4_min_agreement'),
-      'l4_min_verified_fraction': var('l4_min_verified_fraction'),
+      'l4_min_verified_fraction': var('l4_min_verified_fraction'), 'l4_verdicts': var('l4_verdicts'),
       'gate_min_rows': var('gate_min_rows'), 'gate_max_row_drop': var('gate_max_row_drop'),
+      'gate_mostly': var('gate_mostly'), 'gate_drift': var('gate_drift'),
+      'gate_accept_drift': var('gate_accept_drift'),
       'llm_prices': var('llm_prices'),
   }) }}
 {%- endmacro %}

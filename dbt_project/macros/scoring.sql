@@ -1,6 +1,11 @@
+{#- A list var as SQL string literals: 'en', 'de', ... -#}
+{% macro sql_list(values) -%}
+  {%- for value in values %}'{{ value | replace("'", "''") }}'{{ ',' if not loop.last }}{% endfor -%}
+{%- endmacro %}
+
 {#- The allowed L2 languages as a SQL list: 'en', 'de', ... -#}
 {% macro l2_language_list() -%}
-  {%- for lang in var('l2_languages') %}'{{ lang }}'{{ ',' if not loop.last }}{% endfor -%}
+  {{ sql_list(var('l2_languages')) }}
 {%- endmacro %}
 
 {#- A judge's configuration as a SQL string literal: the prompt, its version and the llm var. -#}

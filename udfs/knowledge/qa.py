@@ -49,9 +49,16 @@ def agreement(answer: str, other: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def evidence_in_source(evidence: str, source: str) -> bool:
+    """The one evidence rule (ops.qa, the L4 gate, definitional facts): the span occurs in the source
+    once every run of whitespace is one space, so a line break where the model wrote a space still counts."""
+    span = _SPACES.sub(" ", evidence).strip()
+    return bool(span) and span in _SPACES.sub(" ", source)
+
+
 def verdict(qa: QA, source: str, second_answer: str | None) -> tuple[str, float]:
     """(verdict, confidence): ``verified`` or why not (``evidence_not_in_source``, ``answers_disagree``)."""
-    if _SPACES.sub(" ", qa["evidence"]) not in _SPACES.sub(" ", source):
+    if not evidence_in_source(qa["evidence"], source):
         return "evidence_not_in_source", 0.0
     score = agreement(qa["answer"], second_answer or "")
     return ("verified" if score >= MIN_AGREEMENT else "answers_disagree"), round(score, 4)

@@ -60,8 +60,7 @@ asked as materialized (
 checked as (
     select *,
         case when qa is not null and a.status = 'ok' then th_answer_agreement(qa.answer, a.raw) end as agreement,
-        contains(regexp_replace(text, '\s+', ' ', 'g'), regexp_replace(coalesce(qa.evidence, ''), '\s+', ' ', 'g'))
-            as evidence_in_source
+        coalesce(th_evidence_in_source(qa.evidence, text), false) as evidence_in_source
     from asked
 ),
 

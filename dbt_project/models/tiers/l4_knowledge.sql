@@ -1,8 +1,10 @@
 {#-
-  L4 knowledge: verified question-answer pairs from English L3 documents, each with its evidence
-  span in the source, from two generators:
-  - definitional sentences ("X is a Y."), checked by the extractive verifier; extracted only from
-    documents whose refined text this model has not read yet, the pairs of unchanged documents
+  L4 knowledge: question-answer pairs from English L3 documents, each with its evidence span in the
+  source, whose verdict is one of var l4_verdicts, from two generators:
+  - definitional sentences ("X is a Y."): verdict 'extracted' (the evidence is cut from the source
+    and the answer from the evidence, so nothing independent checked them) when the evidence occurs
+    in the source (th_evidence_in_source, the rule ops.qa uses) and holds the answer; extracted only
+    from documents whose refined text this model has not read yet, the pairs of unchanged documents
     carried over;
   - LLM synthesis, verified by a second LLM pass and the extractive check (ops.qa, which keeps every
     pair with its verdict; only the verified ones of the current generator and verifier come here).
@@ -23,7 +25,9 @@ unchanged as (
 ),
 
 carried as (
-    select * from {{ this }} where doc_id in (select doc_id from unchanged) and generator = 'definitional-pattern-v1'
+    select * from {{ this }}
+    where doc_id in (select doc_id from unchanged) and generator = 'definitional-pattern-v1'
+      and verdict in ({{ sql_list(var('l4_verdicts')) }})
 ),
 
 facts as materialized (
@@ -33,7 +37,7 @@ facts as materialized (
 ),
 
 checked as materialized (
-    select *, th_verify(fact.answer, fact.evidence, text) as verification
+    select *, th_fact_verdict(fact.answer, fact.evidence, text) as verdict
     from facts
 ),
 
@@ -46,10 +50,10 @@ fresh as (
         fact.evidence as evidence,
         'definitional-pattern-v1' as generator,
         'extractive' as verifier,
-        verification.verdict as verdict,
-        verification.confidence as confidence
+        verdict,
+        cast(null as double) as confidence
     from checked
-    where verification.verdict = 'verified'
+    where verdict in ({{ sql_list(var('l4_verdicts')) }})
 ),
 
 roles as (
@@ -65,7 +69,7 @@ synthesized as (
         q.verdict, q.confidence
     from {{ ref('qa') }} q
     join english e using (content_hash), roles r
-    where q.verdict = 'verified'
+    where q.verdict = 'verified' and 'verified' in ({{ sql_list(var('l4_verdicts')) }})
       and q.generator_model = r.g.model and q.generator_version = r.g.prompt_version
       and q.verifier_model = r.v.model and q.verifier_version = r.v.prompt_version
 )
