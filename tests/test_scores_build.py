@@ -29,7 +29,7 @@ MIN_LABELS = 8  # enough to distil a classifier from them
 def _vars(proxy_url: str, **extra) -> str:
     # one request at a time: llama_cpp.server queues the rest, so their wait would count against the timeout
     llm = {"backend": "openai", "model": "smollm2-135m-instruct", "base_url": proxy_url, "api_key_env": "TEST_KEY",
-           "concurrency": 1, "timeout_s": 12, "max_attempts": 2, "max_wait_s": 0.5}  # fmt: skip
+           "concurrency": 1, "timeout_s": 20, "max_attempts": 2, "max_wait_s": 0.5}  # fmt: skip
     return json.dumps(
         {
             "llm": llm,
@@ -86,10 +86,11 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
     monkeypatch.setenv("TEST_KEY", "sk-secret-never-logged")
     # 1. a first build under 30% faults (timeouts, 500s, junk JSON, resets, 429s) completes; every
     # judged text has a row, failures included, with the error and never the API key
-    with FaultProxy(upstream, fault_rate=0.3, hang_s=13, seed=5) as proxy:
+    with FaultProxy(upstream, fault_rate=0.3, hang_s=21, seed=5) as proxy:
         first = run_build(lake, quiet=True, variables=_vars(proxy.url))
     assert first.success, first.record
-    assert set(proxy.log.outcomes) == {"forwarded", *FAULTS}
+    # every fault kind fired; on loaded cores an answer may also come after the client gave up (abandoned)
+    assert {"forwarded", *FAULTS} <= set(proxy.log.outcomes) <= {"forwarded", "abandoned", *FAULTS}
     rows = _judge_rows(lake)
     assert len(rows) == 2 * 2 * PER_STRATUM  # two judges x two strata x the sample
     failed = [r for r in rows if r[1] == "failed"]

@@ -170,7 +170,11 @@ class Plugin(BasePlugin):
         try:
             build = self._build(dict(config["vars"]))
             build.finish(self.catalog, dict(config["statuses"]))
-            record_build_costs(self.catalog, build)
+            cursor = self.conn.cursor()
+            try:
+                record_build_costs(cursor, self.catalog, build)
+            finally:
+                cursor.close()
         finally:
             CURRENT_BUILD = None
             self._release()

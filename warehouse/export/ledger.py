@@ -23,7 +23,7 @@ from pyiceberg.catalog import Catalog
 from udfs.scorers.config import judge_id
 from warehouse.builds import Build
 from warehouse.catalog import commit_with_retry
-from warehouse.duck import new_connection, quote_literal
+from warehouse.duck import quote_literal
 from warehouse.publish import scan_sql
 from warehouse.tables import COSTS, ensure_table
 
@@ -123,9 +123,11 @@ def build_ledger(con: duckdb.DuckDBPyConnection, catalog: Catalog, build: Build)
         result = build.models.get(step.model)
         snapshot = result and (result.get("audit_snapshot_id") if result.get("status") == "gate_failed"
                                else result.get("snapshot_id"))  # fmt: skip
-        if not snapshot:
-            continue
-        scan = scan_sql(catalog.load_table(step.table), snapshot)
+        table = catalog.load_table(step.table)
+        summary = table.snapshot_by_id(snapshot).summary.additional_properties if snapshot else {}
+        if not int(summary.get("total-records", 0)):
+            continue  # not run, or nothing cached yet: no call made, none served
+        scan = scan_sql(table, snapshot)
         fresh = f"t.{step.made_at} >= {quote_literal(build.started_at.isoformat())}::TIMESTAMPTZ"
         query = f"""
             WITH owner AS ({_owner_sql(catalog, step)}),
@@ -152,9 +154,9 @@ def build_ledger(con: duckdb.DuckDBPyConnection, catalog: Catalog, build: Build)
     return pa.Table.from_pylist(rows, schema=COSTS.schema)
 
 
-def record_build_costs(catalog: Catalog, build: Build) -> pa.Table:
+def record_build_costs(con: duckdb.DuckDBPyConnection, catalog: Catalog, build: Build) -> pa.Table:
     """Append the build's ledger rows to ``ops.costs`` (one commit) and return them."""
-    ledger = build_ledger(new_connection(), catalog, build)
+    ledger = build_ledger(con, catalog, build)
     if ledger.num_rows:
         commit_with_retry(lambda: ensure_table(catalog, COSTS).append(ledger))
     return ledger
