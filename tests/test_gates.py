@@ -28,6 +28,7 @@ from lake_state import State, freeze, restore
 from planted import _BOILERPLATE
 from test_refine import furnished
 
+from udfs.scorers.base import FAILED, UNPARSED, Score
 from warehouse.build import run_build
 from warehouse.builds import list_builds
 from warehouse.catalog import open_catalog
@@ -244,6 +245,22 @@ def test_scorer_returning_one_constant_score(lake, monkeypatch):
     check = assert_gate_fails(lake, outcome, before, "scores", "site", "score_spread:edu")
     assert check["observed"] == 0.0 < check["previous"]  # every new score the same: no spread left
     assert outcome.record["models"]["l1_clean"]["status"] == "published"
+
+
+@pytest.mark.parametrize(
+    ("metric", "answer"),
+    [
+        ("failed_share", Score(FAILED, error="planted: the server answered 500")),
+        ("unparsed_share", Score(UNPARSED, raw="I would rather not rate this text.")),
+    ],
+)
+def test_scorer_whose_every_call_fails_or_answers_unparsably(lake, monkeypatch, metric, answer):
+    before = lake.mains()
+    plant(monkeypatch, edu=lambda text, question: answer)
+    lake.held_back.ingest(lake.settings)
+    outcome = build(lake.settings)
+    check = assert_gate_fails(lake, outcome, before, "scores", "site", f"{metric}:edu")
+    assert check["observed"] == 1.0 and check["previous"] < 0.05
 
 
 def test_source_whose_new_pages_are_all_navigation_boilerplate(lake):
