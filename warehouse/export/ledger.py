@@ -107,10 +107,11 @@ def _current(step: LlmStep, build_vars: Mapping[str, Any]) -> str:
     return f"{column} IN ({', '.join(map(quote_literal, keys))})" if keys else "false"
 
 
-def _owner_sql(catalog: Catalog, step: LlmStep, snapshot: int | None = None) -> str:
+def _owner_sql(catalog: Catalog, step: LlmStep) -> str:
+    """Each text of the step's tier (main) with the first source, in name order, that holds it."""
     table = catalog.load_table(step.owner)
     return (
-        f"SELECT {step.owner_key} AS h, min(source) AS source FROM {scan_sql(table, snapshot)} "
+        f"SELECT {step.owner_key} AS h, min(source) AS source FROM {scan_sql(table)} "
         f"WHERE {step.owner_filter} GROUP BY 1"
     )
 
