@@ -39,6 +39,20 @@ if WORKER:
     os.environ.setdefault("TIERHOUSE_LLM_THREADS", str(max(1, share)))
 
 
+# Seconds each heavy module took on the 2-core CI machine (--durations). Workers take whole modules
+# in collection order, so the heaviest go first: a long module started last would run on alone.
+MODULE_SECONDS = {
+    "test_corpus_lake.py": 420, "test_scores_build.py": 410, "test_refine_build.py": 340, "test_scorers.py": 330,
+    "test_heuristics_parity.py": 200, "test_build.py": 200, "test_gates.py": 190, "test_build_lock.py": 110,
+    "test_maintain.py": 106, "test_time_travel.py": 90, "test_export.py": 80, "test_durability.py": 60,
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest modules first (with scripts/test.sh's --no-loadscope-reorder), keeping order within one."""
+    items.sort(key=lambda item: -MODULE_SECONDS.get(item.path.name, 0))
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings for an empty embedded lake under the test's own temporary folder."""

@@ -101,3 +101,25 @@ def test_a_second_lock_waits_for_the_first_and_gets_the_next_id(settings):
     assert time.monotonic() - started >= 1.5 and said and said[0].startswith("waiting for build 1")
     assert second.build_id == 2  # a released lease's id is never handed out again
     second.__exit__(None, None, None)
+
+
+def test_a_failed_renewal_is_said_and_retried_not_fatal(settings, monkeypatch):
+    catalog = open_catalog(settings)
+    init_warehouse(catalog)
+    said: list[str] = []
+    lock = BuildLock(catalog, lease_s=1.5, say=said.append)
+    real_renew, calls = lock.renew, []
+
+    def flaky_renew() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("catalog unreachable")
+        real_renew()
+
+    monkeypatch.setattr(lock, "renew", flaky_renew)
+    with lock:
+        first = lock.lease
+        time.sleep(2.0)  # four renewal rounds: the first fails, the rest extend the lease
+        assert lock._renewer.is_alive()
+        assert lock.lease.expires_at > first.expires_at
+    assert len(calls) >= 2 and any("renewing the lease failed (OSError: catalog unreachable)" in s for s in said)

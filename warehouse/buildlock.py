@@ -147,7 +147,11 @@ class BuildLock:
 
     def _renew_forever(self) -> None:
         while not self._stop.wait(self.lease_s / 3):
-            self.renew()
+            try:
+                self.renew()
+            except Exception as error:  # noqa: BLE001 - a dead renewer would let another build take over
+                self.say(f"{self.lease.describe()}: renewing the lease failed ({type(error).__name__}: "
+                         f"{str(error)[:200]}); retrying in {self.lease_s / 3:.0f} s")  # fmt: skip
 
     def renew(self) -> None:
         """Extend the lease, if it is still ours."""

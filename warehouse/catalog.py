@@ -9,7 +9,7 @@ from typing import TypeVar
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import CommitFailedException
 from sqlalchemy.exc import OperationalError
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
 from warehouse.config import Settings
 
@@ -33,16 +33,19 @@ def open_catalog(settings: Settings) -> Catalog:
     )
 
 
-def commit_with_retry(attempt: Callable[[], T], attempts: int = 12) -> T:
+def commit_with_retry(attempt: Callable[[], T], give_up_after_s: float = 300.0) -> T:
     """Run ``attempt`` (which must reload what it commits against) until no concurrent writer wins.
 
     Iceberg commits are optimistic: a writer that lost the race reloads the table
     and tries again, with jittered exponential backoff so racing writers spread out.
+    The limit is time, not a count of tries: on a loaded machine several writers
+    committing every few seconds can each lose a dozen rounds in a row and still
+    all land (every round someone wins).
     """
     runner = retry(
         retry=retry_if_exception_type(RETRYABLE),
         wait=wait_random_exponential(multiplier=0.05, max=2.0),
-        stop=stop_after_attempt(attempts),
+        stop=stop_after_delay(give_up_after_s),
         reraise=True,
     )(attempt)
     return runner()
