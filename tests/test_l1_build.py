@@ -11,6 +11,7 @@ from conftest import query
 from planted import jaccard, shingle_set
 
 from warehouse.build import run_build
+from warehouse.catalog import open_catalog
 from warehouse.ingest import ingest
 
 
@@ -31,6 +32,12 @@ def _near_copy(text: str) -> str:
     return " ".join("changed" if i % 60 == 30 else w for i, w in enumerate(words))
 
 
+def _data_files(settings, table: str) -> dict[str, int]:
+    """Path and size of every data file main reads."""
+    scan = open_catalog(settings).load_table(table).scan()
+    return {task.file.file_path: task.file.file_size_in_bytes for task in scan.plan_files()}
+
+
 def _build(settings, variables: str | None = None):
     return run_build(settings, quiet=True, variables=variables)
 
@@ -46,6 +53,8 @@ def test_near_duplicate_ingested_later_is_rejected_signing_only_new_texts(settin
         0
     ]
 
+    files_before = _data_files(settings, "tiers.l1_clean")
+
     copy = [{"text": _near_copy(speeches[2]["text"]), "origin": "copy"}]
     ingest([_jsonl(tmp_path / "b.jsonl", copy)], "mirror", settings=settings)
     second = _build(settings)
@@ -54,7 +63,18 @@ def test_near_duplicate_ingested_later_is_rejected_signing_only_new_texts(settin
     assert (stats["signed"], stats["clusters"], stats["near_duplicates"]) == (1, 1, 1)
     rows = query(settings, "SELECT source, kept, reject_reasons, near_dup_cluster FROM tiers.l1_clean "
                            "WHERE near_dup_cluster IS NOT NULL ORDER BY source")  # fmt: skip
-    assert rows == [("mirror", False, ["near_duplicate"], original), ("sotu", True, [], original)]
+    assert rows == [("mirror", False, ["near_duplicate"], original)]
+    assert query(settings, "SELECT kept, near_dup_cluster FROM tiers.l1_clean WHERE doc_id = ?", [original]) == [
+        (True, None)
+    ]
+    # the copy was appended: every file holding the earlier rows is still there, none was written again,
+    # and the build wrote one small file, which its record counts
+    files_after = _data_files(settings, "tiers.l1_clean")
+    added = {path: size for path, size in files_after.items() if path not in files_before}
+    assert files_before.items() <= files_after.items() and len(added) == 1
+    l1 = second.record["models"]["l1_clean"]
+    assert l1["bytes_written"] == sum(added.values()) < sum(files_before.values()) / 4
+    assert l1["table_bytes"] == sum(files_after.values())
     assert query(settings, "SELECT count(*) FROM ops.minhash") == [(9,)]
     assert second.record["models"]["l2_selected"]["rows_added"] == 0  # the copy never reaches L2
 

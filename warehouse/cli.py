@@ -364,13 +364,21 @@ def _gate_summary(m: dict) -> str:
     return ", ".join(parts)
 
 
+def _written(m: dict) -> str:
+    """Bytes the build wrote to a tier, and their share of the tier's bytes."""
+    written, total = m.get("bytes_written", 0), m.get("table_bytes", 0)
+    if not written:
+        return "0"
+    return f"{written / 1e6:,.1f} MB ({written / total:.0%})" if total else f"{written / 1e6:,.1f} MB"
+
+
 def print_build(record: dict | None) -> None:
     """Per tier: what the build did, rows entered and left, and the gate's verdict."""
     if record is None:
         out.print("no build was recorded")
         return
     view = Table(
-        "tier", "result", "rows", "entered", "left", "gate", "snapshot",
+        "tier", "result", "rows", "entered", "left", "written", "gate", "snapshot",
         title=f"build {record['build_id']}: {record['status']}",
     )  # fmt: skip
     tests = record["models"].get("dbt_tests", {})
@@ -381,20 +389,24 @@ def print_build(record: dict | None) -> None:
             f"{m.get('total_rows', 0):,}",
             f"+{m.get('rows_added', 0):,}",
             f"-{m.get('rows_removed', 0):,}",
+            _written(m),
             _gate_summary(m),
             str(m.get("snapshot_id") or ""),
         )
         for c in m.get("gate") or []:
             if not c["success"]:
                 failed = f"[red]{c['expectation']}({c['column']})[/]"
-                view.add_row("", failed, "", "", "", c["observed"], c["threshold"])
+                view.add_row("", failed, "", "", "", "", c["observed"], c["threshold"])
         for d in (m.get("drift") or {}).get("checks", []):
             if d["verdict"] in ("failed", "accepted"):
                 shown = f"{d['observed']:.3f} (was {d['previous']:.3f})"
-                view.add_row("", f"[red]{d['metric']}[/] {d['source']}", "", "", "", f"{d['verdict']}: {shown}",
+                view.add_row("", f"[red]{d['metric']}[/] {d['source']}", "", "", "", "", f"{d['verdict']}: {shown}",
                              d["allowed"])  # fmt: skip
+        for r in (m.get("operators") or {}).get("retrained", []):
+            view.add_row("", f"[yellow]retrained {r['scorer']}[/]: {r['rescored']:,} texts rescored on purpose",
+                         *[""] * 6)  # fmt: skip
         if m.get("failed_rows"):
-            view.add_row("", f"{m['failed_rows']:,} rows failed a row check: ops.gate_failures", "", "", "", "", "")
+            view.add_row("", f"{m['failed_rows']:,} rows failed a row check: ops.gate_failures", *[""] * 6)
     out.print(view)
     if tests:
         passed = sum(1 for status in tests.values() if status == "pass")

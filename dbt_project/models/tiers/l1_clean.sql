@@ -10,8 +10,10 @@
   - The length, language and exact-duplicate rules re-apply every build from stored measurements,
     so changing one of their vars re-decides old rows.
   - Near-duplicates: after this query, the fuzzy_dedup operator (warehouse/fuzzy.py) clusters the
-    rows still kept with MinHash-LSH (var l1_fuzzy_dedup), sets near_dup_cluster to each cluster's
-    earliest-ingested document and rejects the others as near_duplicate.
+    rows still kept with MinHash-LSH (var l1_fuzzy_dedup) and rejects every member but the cluster's
+    earliest-ingested document as near_duplicate, naming that keeper in near_dup_cluster.
+  - Neither rule touches the row of the copy that is kept: dup_cluster and near_dup_cluster are
+    set on the later copies only, so new duplicates never rewrite stored rows.
 -#}
 {{ config(strategy='incremental', fuzzy_dedup=var('l1_fuzzy_dedup')) }}
 
@@ -75,8 +77,7 @@ ranked as (
     select
         m.*,
         row_number() over same_text as copy_number,
-        first_value(m.doc_id) over same_text as first_copy,
-        count(*) over (partition by m.content_hash) as copies
+        first_value(m.doc_id) over same_text as first_copy
     from flagged m
     join l0 using (doc_id)
     window same_text as (partition by m.content_hash order by l0.ingested_at, m.doc_id)
@@ -103,6 +104,8 @@ select
     quality_rules, quality_flags,
     len(reject_reasons) = 0 as kept,
     reject_reasons,
-    case when copies > 1 then first_copy end as dup_cluster,
+    -- a later copy names the first; the first copy's row stays as it was (a copy arriving later
+    -- appends one row instead of rewriting the data file that holds the original)
+    case when copy_number > 1 then first_copy end as dup_cluster,
     cast(null as varchar) as near_dup_cluster
 from ruled
