@@ -27,6 +27,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # LLM judging costs about a second a call on 2 cores: builds here make none unless a test asks
 # (with --vars l2_max_llm_calls), so only the scoring tests pay for it
 os.environ.setdefault("TIERHOUSE_MAX_LLM_CALLS", "0")
+# the suite's many small `tierhouse build`s write no HTML report; tests/test_report.py writes its own
+os.environ.setdefault("TIERHOUSE_REPORT", "0")
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if WORKER:
