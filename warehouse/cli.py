@@ -468,7 +468,7 @@ def _build_report(settings: Settings, record: dict | None, write: bool | None = 
     if record is None or not (report_enabled() if write is None else write):
         return
     path = write_report(settings, settings.home / "reports", build_id=record["build_id"])
-    out.print(f"report: {path}")
+    click.echo(f"report: {path}")
 
 
 @main.command()
@@ -489,7 +489,7 @@ def report(ctx: click.Context, build_id: int | None, against: int | None, out_di
         path = write_report(_settings(ctx), out_dir, build_id=build_id, against=against)
     except ReportError as exc:
         raise click.ClickException(str(exc)) from exc
-    out.print(f"report: {path}")
+    click.echo(f"report: {path}")
 
 
 @main.command()

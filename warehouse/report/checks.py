@@ -42,10 +42,10 @@ def overview(con: LakeConnection, pins: Pins) -> Section:
             "overview-build",
             "The build's record (ops.builds)",
             f"""
-                              SELECT build_id, status, started_at, ended_at,
-                                     round(epoch(ended_at - started_at), 1) AS seconds, git_rev
-                              FROM {pins.at("ops.builds")} WHERE build_id = {pins.build_id}
-                              """,
+            SELECT build_id, status, started_at, ended_at,
+                   round(epoch(ended_at - started_at), 1) AS seconds, git_rev
+            FROM {pins.at("ops.builds")} WHERE build_id = {pins.build_id}
+            """,
         )
     )
     section.blocks.append(
@@ -54,14 +54,16 @@ def overview(con: LakeConnection, pins: Pins) -> Section:
             "overview-models",
             "What each model did",
             f"""
-                              WITH m AS ({_record(pins)})
-                              SELECT model, coalesce(models->>('$."' || model || '".status'),
-                                                     models->>('$."' || model || '".dbt_status')) AS result,
-                                     (models->>('$."' || model || '".total_rows'))::BIGINT AS rows,
-                                     (models->>('$."' || model || '".rows_added'))::BIGINT AS entered,
-                                     (models->>('$."' || model || '".rows_removed'))::BIGINT AS left_tier
-                              FROM m WHERE model <> 'dbt_tests' ORDER BY model
-                              """,
+            WITH m AS ({_record(pins)}),
+            r AS (SELECT model, json_extract(models, '$."' || model || '"') AS r FROM m)
+            SELECT model,
+                   coalesce(json_extract_string(r, '$.status'), json_extract_string(r, '$.dbt_status'))
+                       AS result,
+                   json_extract_string(r, '$.total_rows')::BIGINT AS rows,
+                   json_extract_string(r, '$.rows_added')::BIGINT AS entered,
+                   json_extract_string(r, '$.rows_removed')::BIGINT AS left_tier
+            FROM r WHERE model <> 'dbt_tests' ORDER BY model
+            """,
         )
     )
     return section
@@ -75,12 +77,12 @@ def gates(con: LakeConnection, pins: Pins) -> Section:
         "gates-checks",
         "Each gate's expectations (from the build's record)",
         f"""
-                 WITH m AS ({_record(pins)})
-                 SELECT model, c.expectation, c.column AS column_name, c.observed, c.threshold,
-                        CASE WHEN c.success THEN 'passed' ELSE 'FAILED' END AS verdict
-                 FROM m, unnest(from_json(models->('$."' || model || '".gate'), '{_GATE_TYPE}')) AS t(c)
-                 ORDER BY model, c.expectation, c.column
-                 """,
+            WITH m AS ({_record(pins)})
+            SELECT model, c.expectation, c.column AS column_name, c.observed, c.threshold,
+                   CASE WHEN c.success THEN 'passed' ELSE 'FAILED' END AS verdict
+            FROM m, unnest(from_json(json_extract(models, '$."' || model || '".gate'), '{_GATE_TYPE}')) AS t(c)
+            ORDER BY model, c.expectation, c.column
+            """,
     )
     if not checks.rows:
         section.missing = "no data: this build's record holds no gate check"
@@ -91,12 +93,13 @@ def gates(con: LakeConnection, pins: Pins) -> Section:
         "gates-drift",
         "Distribution checks against main: observed, previous, allowed",
         f"""
-                WITH m AS ({_record(pins)})
-                SELECT model, d.source, d.metric, round(d.observed, 4) AS observed, round(d.previous, 4) AS previous,
-                       d.allowed, d.verdict, d.new_rows, d.main_rows
-                FROM m, unnest(from_json(models->('$."' || model || '".drift.checks'), '{_DRIFT_TYPE}')) AS t(d)
-                ORDER BY d.verdict = 'not_judged', model, d.source, d.metric
-                """,
+            WITH m AS ({_record(pins)})
+            SELECT model, d.source, d.metric, round(d.observed, 4) AS observed, round(d.previous, 4) AS previous,
+                   d.allowed, d.verdict, d.new_rows, d.main_rows
+            FROM m, unnest(from_json(json_extract(models, '$."' || model || '".drift.checks'), '{_DRIFT_TYPE}'))
+                 AS t(d)
+            ORDER BY d.verdict = 'not_judged', model, d.source, d.metric
+            """,
     )
     section.blocks.append(
         drift
@@ -109,10 +112,10 @@ def gates(con: LakeConnection, pins: Pins) -> Section:
             "gates-failed-rows",
             "Rows that failed a row check (ops.gate_failures)",
             f"""
-                     SELECT table_name, expectation, column_name, count(*) AS rows_failed
-                     FROM {pins.at("ops.gate_failures")} WHERE build = '{pins.tag}'
-                     GROUP BY ALL ORDER BY rows_failed DESC
-                     """,
+            SELECT table_name, expectation, column_name, count(*) AS rows_failed
+            FROM {pins.at("ops.gate_failures")} WHERE build = '{pins.tag}'
+            GROUP BY ALL ORDER BY rows_failed DESC
+            """,
         )
         section.blocks.append(failed if failed.rows else Note("No row failed a row check in this build."))
     else:
@@ -177,10 +180,10 @@ def cost(con: LakeConnection, pins: Pins) -> Section:
         "cost-ledger",
         "LLM calls, cache hits, tokens, seconds and estimated cost per tier, source and step",
         f"""
-                 SELECT tier, source, step, backend, model, calls, cached, failed, tokens_in, tokens_out,
-                        round(backend_seconds, 1) AS seconds, round(cost, 4) AS cost
-                 FROM {pins.at("ops.costs")} WHERE build_id = {pins.build_id} ORDER BY tier, source, step, model
-                 """,
+            SELECT tier, source, step, backend, model, calls, cached, failed, tokens_in, tokens_out,
+                   round(backend_seconds, 1) AS seconds, round(cost, 4) AS cost
+            FROM {pins.at("ops.costs")} WHERE build_id = {pins.build_id} ORDER BY tier, source, step, model
+            """,
     )
     if not ledger.rows:
         section.missing = f"no data: build {pins.build_id} recorded no LLM cost (no call made, none served from cache)"
@@ -192,10 +195,10 @@ def cost(con: LakeConnection, pins: Pins) -> Section:
             "cost-total",
             "Totals",
             f"""
-                              SELECT sum(calls) AS calls, sum(cached) AS cached, sum(failed) AS failed,
-                                     round(sum(cost), 4) AS cost
-                              FROM {pins.at("ops.costs")} WHERE build_id = {pins.build_id}
-                              """,
+            SELECT sum(calls) AS calls, sum(cached) AS cached, sum(failed) AS failed,
+                   round(sum(cost), 4) AS cost
+            FROM {pins.at("ops.costs")} WHERE build_id = {pins.build_id}
+            """,
         )
     )
     return section
@@ -213,9 +216,9 @@ def evaluation(con: LakeConnection, pins: Pins) -> Section:
             "evaluation-runs",
             "Evaluation runs recorded, per arm",
             f"""
-                              SELECT arm, count(*) AS runs, count(DISTINCT seed) AS seeds
-                              FROM {pins.at("ops.evaluations")} GROUP BY ALL ORDER BY arm
-                              """,
+            SELECT arm, count(*) AS runs, count(DISTINCT seed) AS seeds
+            FROM {pins.at("ops.evaluations")} GROUP BY ALL ORDER BY arm
+            """,
         )
     )
     return section

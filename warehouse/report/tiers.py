@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -105,10 +106,10 @@ def rejections(con: LakeConnection, pins: Pins) -> Section:
         "rejections-rule",
         "L1 documents rejected, per rule and source (a document may break several)",
         f"""
-                 SELECT reason, source, count(*) AS documents
-                 FROM (SELECT source, unnest(reject_reasons) AS reason FROM {l1})
-                 GROUP BY ALL ORDER BY documents DESC, reason, source
-                 """,
+            SELECT reason, source, count(*) AS documents
+            FROM (SELECT source, unnest(reject_reasons) AS reason FROM {l1})
+            GROUP BY ALL ORDER BY documents DESC, reason, source
+            """,
     )
     if not counts.rows:
         section.missing = "no data: L1 rejected no document at this build"
@@ -150,9 +151,9 @@ def scores(con: LakeConnection, pins: Pins, models_dir: Path) -> Section:
         "scores-summary",
         "Scores per scorer, model and status",
         f"""
-                  SELECT scorer, model, status, count(*) AS texts, round(avg(score), 3) AS mean_score
-                  FROM {table} GROUP BY ALL ORDER BY scorer, model, status
-                  """,
+            SELECT scorer, model, status, count(*) AS texts, round(avg(score), 3) AS mean_score
+            FROM {table} GROUP BY ALL ORDER BY scorer, model, status
+            """,
     )
     if not summary.rows:
         section.missing = "no data: ops.scores holds no score at this build"
@@ -178,15 +179,15 @@ def scores(con: LakeConnection, pins: Pins, models_dir: Path) -> Section:
         "scores-agreement",
         "Judge against distilled classifier, on texts both scored",
         f"""
-                    SELECT j.scorer AS judge, d.scorer AS classifier, count(*) AS texts,
-                           round(corr(j.score, d.score), 3) AS pearson,
-                           round(avg(abs(j.score - d.score)), 3) AS mean_abs_diff,
-                           round(avg((j.label = d.label)::INT), 3) AS same_label
-                    FROM {pins.at("ops.scores", "j")}
-                    JOIN {pins.at("ops.scores", "d")}
-                      ON d.content_hash = j.content_hash AND d.scorer = j.scorer || '-distilled'
-                    WHERE j.status = 'ok' AND d.status = 'ok' GROUP BY ALL ORDER BY judge
-                    """,
+            SELECT j.scorer AS judge, d.scorer AS classifier, count(*) AS texts,
+                   round(corr(j.score, d.score), 3) AS pearson,
+                   round(avg(abs(j.score - d.score)), 3) AS mean_abs_diff,
+                   round(avg((j.label = d.label)::INT), 3) AS same_label
+            FROM {pins.at("ops.scores", "j")}
+            JOIN {pins.at("ops.scores", "d")}
+              ON d.content_hash = j.content_hash AND d.scorer = j.scorer || '-distilled'
+            WHERE j.status = 'ok' AND d.status = 'ok' GROUP BY ALL ORDER BY judge
+            """,
     )
     if agreement.rows:
         section.blocks.append(agreement)
@@ -197,19 +198,19 @@ def scores(con: LakeConnection, pins: Pins, models_dir: Path) -> Section:
                 "(the classifier scores the texts the judge did not label)."
             )
         )
-    section.blocks += _training_reports(models_dir, samples)
+    section.blocks += _training_reports(models_dir, {r[1] for r in summary.rows if r[0].endswith("-distilled")})
     return section
 
 
-def _training_reports(models_dir: Path, samples: dict[str, list[float]]) -> list[Note]:
-    """The held-out agreement each distilled classifier reported when it was trained (files, not SQL)."""
-    import json
-
+def _training_reports(models_dir: Path, models: set[str]) -> list[Note]:
+    """The held-out agreement each classifier of this build reported when it was trained (a file, not SQL)."""
     notes = []
-    for path in sorted(models_dir.glob("*-distilled-*.json")):
-        saved = json.loads(path.read_text())
-        if saved.get("teacher", {}).get("name") not in samples:
+    for model in sorted(models):
+        found = sorted(models_dir.glob(f"*-distilled-{model.rsplit(':', 1)[-1]}.json"))
+        if not found:
             continue
+        path = found[0]
+        saved = json.loads(path.read_text())
         shown = {k: saved.get(k) for k in ("labels", "n_train", "n_test", "spearman", "within_one", "accuracy")}
         described = ", ".join(
             f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items() if v is not None
@@ -229,9 +230,9 @@ def edits(con: LakeConnection, pins: Pins) -> Section:
         "edits-outcome",
         "L3 documents per edit outcome and source",
         f"""
-                 SELECT coalesce(llm_edit, 'none') AS outcome, source, count(*) AS documents
-                 FROM {pins.at("tiers.l3_refined")} GROUP BY ALL ORDER BY outcome, source
-                 """,
+            SELECT coalesce(llm_edit, 'none') AS outcome, source, count(*) AS documents
+            FROM {pins.at("tiers.l3_refined")} GROUP BY ALL ORDER BY outcome, source
+            """,
     )
     if not result.rows:
         section.missing = "no data: L3 holds no document at this build"
@@ -259,10 +260,10 @@ def verdicts(con: LakeConnection, pins: Pins) -> Section:
         "verdicts-qa",
         "QA pairs per verdict (ops.qa; verified pairs enter L4)",
         f"""
-                 SELECT coalesce(verdict, status) AS verdict, count(*) AS pairs,
-                        round(avg(confidence), 3) AS mean_agreement
-                 FROM {pins.at("ops.qa")} GROUP BY ALL ORDER BY pairs DESC, verdict
-                 """,
+            SELECT coalesce(verdict, status) AS verdict, count(*) AS pairs,
+                   round(avg(confidence), 3) AS mean_agreement
+            FROM {pins.at("ops.qa")} GROUP BY ALL ORDER BY pairs DESC, verdict
+            """,
     )
     if not result.rows:
         section.missing = "no data: no QA pair was tried by this build"
