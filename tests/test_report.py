@@ -152,7 +152,7 @@ def visit(context, path: Path, screenshot: Path | None = None) -> tuple[object, 
 
 def cells(page, key: str) -> tuple[str, list[list[str]]]:
     """The SQL shown beside result ``key`` and the table's cells as displayed."""
-    sql = page.inner_text(f"#{key} pre.sql")
+    sql = page.text_content(f"#{key} pre.sql")
     rows = page.eval_on_selector_all(f"#{key} tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.innerText))")
     return sql, rows
 
@@ -187,9 +187,9 @@ def test_page_renders_offline_with_every_section_and_numbers_equal_to_their_sql(
         assert counts and max(counts) > 0, key
     assert page.locator("section#scores svg").count() >= 1 and page.locator("section#funnel svg").count() >= 1
     assert "no evaluation has been run" in page.inner_text("section#evaluation")
-    assert "FOR VERSION AS OF 'build-2'" in page.inner_text("#funnel-source pre.sql")
+    assert "FOR VERSION AS OF 'build-2'" in page.text_content("#funnel-source pre.sql")
     con = connect(settings)
-    for key in ("funnel-source", "rejections-rule", "scores-agreement", "verdicts-qa", "diff-tables", "cost-total"):
+    for key in ("funnel-source", "rejections-rule", "scores-summary", "verdicts-qa", "diff-tables", "cost-total"):
         sql, shown = cells(page, key)
         expected = con.execute(sql).fetchall()
         assert shown and len(shown) == len(expected), key
@@ -215,7 +215,7 @@ def test_report_of_a_first_build_says_what_it_lacks(lake, tmp_path):
     result = CliRunner().invoke(main, ["report", "--build", "1", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     html = (tmp_path / "build-1.html").read_text()
-    assert re.search(r'<section id="diff" data-state="missing">.*?build 1 is the first build', html)
+    assert re.search(r'<section id="diff" data-state="missing">.*?no build before build 1', html)
     assert "compared with build" not in html
     missing = CliRunner().invoke(main, ["report", "--build", "9", "--out", str(tmp_path)])
     assert missing.exit_code != 0 and "no build 9 in ops.builds; recorded builds: 1, 2" in missing.output

@@ -127,10 +127,12 @@ def diff(con: LakeConnection, pins: Pins) -> Section:
     """Per tier, the rows that entered, left and changed since the build it is compared with."""
     section = Section("diff", "Diff against the previous build")
     if pins.previous is None:
-        section.missing = f"no data: build {pins.build_id} is the first build, there is nothing to compare with"
+        section.missing = f"no data: no build before build {pins.build_id} is recorded or tagged: nothing to compare"
         return section
     before = int(pins.previous["build_id"])
-    section.title = f"Diff against build {before}"
+    section.title = f"Diff against build {before}" + (
+        " (tagged, not recorded)" if "models" not in pins.previous else ""
+    )
     parts, skipped = [], []
     for name in BUILT:
         if not (pins.tagged(name, pins.build_id) and pins.tagged(name, before)):

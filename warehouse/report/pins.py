@@ -7,6 +7,7 @@ report was written, by its id: the numbers stay reproducible after later ingests
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,8 @@ from pyiceberg.catalog import Catalog
 
 from warehouse.builds import build_tag, list_builds
 from warehouse.tables import BY_NAME
+
+_TAG = re.compile(r"^build-(\d+)$")
 
 
 class ReportError(LookupError):
@@ -56,17 +59,29 @@ class Pins:
         return f"{name} FOR VERSION AS OF {version}" + (f" {alias}" if alias else "")
 
 
+def _tagged_builds(catalog: Catalog) -> set[int]:
+    """Builds that tagged a table, recorded or not (a build killed before its record still tagged what it published)."""
+    found = set()
+    for name in BY_NAME:
+        if catalog.table_exists(name):
+            found |= {int(m.group(1)) for ref in catalog.load_table(name).metadata.refs if (m := _TAG.match(ref))}
+    return found
+
+
 def resolve(catalog: Catalog, build_id: int | None, against: int | None) -> Pins:
-    """Pins for ``build_id`` (default: the newest build) against ``against`` (default: the one before)."""
+    """Pins for ``build_id`` (default: the newest recorded build) against ``against`` (default: the build
+    before it, recorded or only tagged)."""
     builds = {b["build_id"]: b for b in list_builds(catalog)}
     if not builds:
         raise ReportError("no build is recorded in ops.builds yet; run `tierhouse build` first")
     wanted = max(builds) if build_id is None else build_id
     if wanted not in builds:
         raise ReportError(f"no build {wanted} in ops.builds; recorded builds: {', '.join(map(str, sorted(builds)))}")
+    known = set(builds) | _tagged_builds(catalog)
     if against is None:
-        earlier = [b for b in builds if b < wanted]
+        earlier = [b for b in known if b < wanted]
         against = max(earlier) if earlier else None
-    elif against not in builds:
-        raise ReportError(f"--against {against}: no such build; recorded builds: {', '.join(map(str, sorted(builds)))}")
-    return Pins(catalog, builds[wanted], builds.get(against) if against is not None else None)
+    elif against not in known:
+        raise ReportError(f"--against {against}: no build of that id recorded or tagged; known: {sorted(known)}")
+    previous = None if against is None else builds.get(against, {"build_id": against, "status": "not recorded"})
+    return Pins(catalog, builds[wanted], previous)

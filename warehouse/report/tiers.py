@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -149,9 +150,11 @@ def scores(con: LakeConnection, pins: Pins, models_dir: Path) -> Section:
     summary = run(
         con,
         "scores-summary",
-        "Scores per scorer, model and status",
+        "Scores per scorer, model and status: a judge's quantiles beside its classifier's",
         f"""
-            SELECT scorer, model, status, count(*) AS texts, round(avg(score), 3) AS mean_score
+            SELECT scorer, model, status, count(*) AS texts, round(avg(score), 3) AS mean,
+                   round(quantile_cont(score, 0.1), 3) AS p10, round(quantile_cont(score, 0.5), 3) AS p50,
+                   round(quantile_cont(score, 0.9), 3) AS p90
             FROM {table} GROUP BY ALL ORDER BY scorer, model, status
             """,
     )
@@ -169,7 +172,9 @@ def scores(con: LakeConnection, pins: Pins, models_dir: Path) -> Section:
         samples[scorer].append(float(score))
     for judge in sorted(s for s in samples if not s.endswith("-distilled")):
         pair = {k: samples[k] for k in (judge, f"{judge}-distilled") if samples.get(k)}
-        xlabel = "perplexity" if judge == "perplexity" else f"{judge} score"
+        xlabel = f"{judge} score"
+        if judge == "perplexity":  # a heavy tail (clean prose near 6, spam near 100): bins of its logarithm
+            pair, xlabel = {k: [math.log10(max(v, 1e-9)) for v in vs] for k, vs in pair.items()}, "log10 perplexity"
         section.blocks.append(
             Chart(charts.histograms(pair, xlabel=xlabel), f"Histogram of {' and '.join(pair)} scores", values.key)
         )

@@ -38,7 +38,7 @@ def write_report(settings: Settings, out_dir: Path, build_id: int | None = None,
         checks.cost(con, pins),
         checks.evaluation(con, pins),
     ]
-    against_text = f"compared with build {pins.previous['build_id']}" if pins.previous else "the first build"
+    against_text = f"compared with build {pins.previous['build_id']}" if pins.previous else "no earlier build"
     subtitle = (
         f"status {pins.build['status']}, started {page.show(pins.build['started_at'])}; {against_text}. "
         "Every table shows the time-travel SQL that reproduces it: run it with `tierhouse sql`."
