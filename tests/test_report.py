@@ -187,6 +187,8 @@ def test_page_renders_offline_with_every_section_and_numbers_equal_to_their_sql(
         assert counts and max(counts) > 0, key
     assert page.locator("section#scores svg").count() >= 1 and page.locator("section#funnel svg").count() >= 1
     assert "no evaluation has been run" in page.inner_text("section#evaluation")
+    examples = page.locator("section#rejections details.examples")
+    assert examples.count() >= 1 and examples.first.locator("li").count() >= 1
     assert "FOR VERSION AS OF 'build-2'" in page.text_content("#funnel-source pre.sql")
     con = connect(settings)
     for key in ("funnel-source", "rejections-rule", "scores-summary", "verdicts-qa", "diff-tables", "cost-total"):

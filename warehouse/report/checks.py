@@ -35,7 +35,7 @@ def _record(pins: Pins) -> str:
 
 def overview(con: LakeConnection, pins: Pins) -> Section:
     """The build's record: status, timing, code revision, and what each model did."""
-    section = Section("overview", f"Build {pins.build_id}")
+    section = Section("overview", "Build record")
     section.blocks.append(
         run(
             con,

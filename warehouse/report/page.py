@@ -70,8 +70,8 @@ def _examples(e: Examples) -> str:
         for r in e.rows
     )
     return (
-        f'<figure class="examples" id="{e.key}"><figcaption>{escape(e.caption)} ({len(e.rows)} shown, cut short)'
-        f"</figcaption><ul>{items}</ul>{_sql(e.sql)}</figure>"
+        f'<details class="examples" id="{e.key}"><summary>{escape(e.caption)} ({len(e.rows)} shown, cut short)'
+        f'</summary><ul>{items}</ul><pre class="sql">{escape(e.sql)}</pre></details>'
     )
 
 
