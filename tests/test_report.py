@@ -221,3 +221,7 @@ def test_report_of_a_first_build_says_what_it_lacks(lake, tmp_path):
     assert "compared with build" not in html
     missing = CliRunner().invoke(main, ["report", "--build", "9", "--out", str(tmp_path)])
     assert missing.exit_code != 0 and "no build 9 in ops.builds; recorded builds: 1, 2" in missing.output
+    unknown = CliRunner().invoke(main, ["report", "--build", "2", "--against", "7", "--out", str(tmp_path)])
+    assert unknown.exit_code != 0 and "--against 7: no build of that id recorded or tagged; known: [1, 2]" in " ".join(
+        unknown.output.split()
+    )
