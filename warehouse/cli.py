@@ -467,7 +467,11 @@ def _build_report(settings: Settings, record: dict | None, write: bool | None = 
 
     if record is None or not (report_enabled() if write is None else write):
         return
-    path = write_report(settings, settings.home / "reports", build_id=record["build_id"])
+    try:
+        path = write_report(settings, settings.home / "reports", build_id=record["build_id"])
+    except Exception as exc:  # the build itself is done and recorded: a page that cannot be written is said
+        err.print(f"report not written ({type(exc).__name__}: {exc}); retry with `tierhouse report --out DIR`")
+        return
     click.echo(f"report: {path}")
 
 
