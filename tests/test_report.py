@@ -25,7 +25,7 @@ from test_refine import furnished
 from udfs.scorers.base import Score
 from warehouse.build import run_build
 from warehouse.catalog import open_catalog
-from warehouse.cli import main
+from warehouse.cli import _build_report, main
 from warehouse.config import load_settings
 from warehouse.ingest import ingest
 from warehouse.query import connect
@@ -225,3 +225,11 @@ def test_report_of_a_first_build_says_what_it_lacks(lake, tmp_path):
     assert unknown.exit_code != 0 and "--against 7: no build of that id recorded or tagged; known: [1, 2]" in " ".join(
         unknown.output.split()
     )
+
+
+def test_build_says_when_its_report_cannot_be_written(lake, capsys):
+    """Planted fault: a record naming a build the lake does not have; the build command reports it and goes on."""
+    settings, _ = lake
+    _build_report(settings, {"build_id": 99}, write=True)
+    assert "report not written (ReportError: no build 99 in ops.builds" in " ".join(capsys.readouterr().err.split())
+    assert not (settings.home / "reports" / "build-99.html").exists()
