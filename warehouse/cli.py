@@ -426,6 +426,10 @@ def print_build(record: dict | None) -> None:
 )  # fmt: skip
 @click.option("--reason", help="Why the drift is accepted; recorded in ops.builds with who accepted which checks.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another build is running, instead of waiting.")
+@click.option(
+    "--report/--no-report", "write", default=None,
+    help="Write the build's HTML report to <lake>/reports/build-N.html (default: on unless $TIERHOUSE_REPORT=0).",
+)  # fmt: skip
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -436,6 +440,7 @@ def build(
     no_wait: bool,
     accept: tuple[str, ...],
     reason: str | None,
+    write: bool | None,
 ) -> None:
     """Run `dbt build` over the lake: every tier written, gated and published; the build is recorded.
 
@@ -463,8 +468,44 @@ def build(
     except BuildLockBusy as exc:
         raise click.ClickException(str(exc)) from exc
     print_build(outcome.record)
+    _build_report(_settings(ctx), outcome.record, write)
     if not outcome.success:
         ctx.exit(1)
+
+
+def _build_report(settings: Settings, record: dict | None, write: bool | None = None) -> None:
+    """Write and name the report of the build just run, unless turned off (flag, else $TIERHOUSE_REPORT)."""
+    from warehouse.report import report_enabled, write_report
+
+    if record is None or not (report_enabled() if write is None else write):
+        return
+    try:
+        path = write_report(settings, settings.home / "reports", build_id=record["build_id"])
+    except Exception as exc:  # the build itself is done and recorded: a page that cannot be written is said
+        err.print(f"report not written ({type(exc).__name__}: {exc}); retry with `tierhouse report --out DIR`")
+        return
+    click.echo(f"report: {path}")
+
+
+@main.command()
+@click.option("--build", "build_id", type=int, help="Build to report on (default: the newest).")
+@click.option("--against", type=int, help="Build to diff against (default: the one before it).")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+    help="Folder to write build-N.html into (created if missing).",
+)  # fmt: skip
+@click.pass_context
+def report(ctx: click.Context, build_id: int | None, against: int | None, out_dir: Path) -> None:
+    """Write one self-contained HTML page about a build: tier funnel, rejections, scores, edits, QA verdicts,
+    gates, diff and cost, each table beside the time-travel SQL that reproduces it. No server, no network."""
+    from warehouse.report import write_report
+    from warehouse.report.pins import ReportError
+
+    try:
+        path = write_report(_settings(ctx), out_dir, build_id=build_id, against=against)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"report: {path}")
 
 
 @main.command()
@@ -622,6 +663,7 @@ def quickstart(ctx: click.Context, progress: bool | None) -> None:
     outcome = run_build(settings)  # dbt's own lines show each model's progress
     print_build(outcome.record)
     print_status(settings)
+    _build_report(settings, outcome.record)
     if not outcome.success:
         ctx.exit(1)
 
