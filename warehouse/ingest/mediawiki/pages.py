@@ -89,14 +89,19 @@ class PageParser:
         self._parser.CharacterDataHandler = self._data
 
     def feed(self, data: bytes, final: bool = False) -> Iterator[Page]:
-        """Parse ``data``; yields the pages it completed. Raises :class:`DumpError` on bad XML."""
+        """Parse ``data``; yields the pages it completed, then raises :class:`DumpError` if the XML broke."""
+        error: DumpError | None = None
         try:
             self._parser.Parse(data, final)
         except xml.parsers.expat.ExpatError as exc:
-            where = self._parser.CurrentByteIndex
-            raise DumpError(f"not well-formed XML ({xml.parsers.expat.ErrorString(exc.code)})", where) from exc
+            reason = xml.parsers.expat.ErrorString(exc.code)
+            error = DumpError(f"not well-formed XML ({reason})", self._parser.ErrorByteIndex)
+        except DumpError as exc:
+            error = exc
         done, self._done = self._done, []
-        yield from done
+        yield from done  # pages that closed before the fault are whole
+        if error is not None:
+            raise error
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         depth = len(self._path)

@@ -87,7 +87,8 @@ class MediaWikiReader:
             return
         except DumpError as exc:
             body, full = clip(tail.data, options.max_record_bytes)
-            message = f"{exc} at XML byte {exc.offset}, after {parser.pages_started} pages"
+            whole = parser.pages_started - (parser.page is not None)
+            message = f"{exc} at XML byte {exc.offset}; {whole} whole pages were read before it"
             yield Rejection(uri, f"byte {exc.offset}", Reason.INVALID_XML, message, body, full)
             return
         except OSError as exc:
