@@ -21,7 +21,8 @@ from warehouse.config import load_settings
 from warehouse.corpus import package_dir
 from warehouse.ingest import ingest
 from warehouse.ingest.mediawiki.wikitext import WikitextConverter
-from warehouse.ingest.readers import detect_format
+from warehouse.ingest.readers import READERS, ReadOptions, detect_format
+from warehouse.ingest.records import Document, Skip
 
 EXPORT_NS = "{http://www.mediawiki.org/xml/export-0.10/}"
 LINK_ITEM = re.compile(r"^\* \[\[([^\]|:#]+)\]\]$", re.MULTILINE)
@@ -78,6 +79,21 @@ def test_dump_is_recognised_by_its_root_element_not_its_name(dumps, enwiki, tmp_
     other = tmp_path / "feed.xml"
     other.write_text('<?xml version="1.0"?>\n<rss version="2.0"><channel/></rss>\n')
     assert detect_format(other) == "text"
+
+
+def test_utf16_dump_drops_links_by_its_local_namespace_names(dumps):
+    path = dumps / "bgwiki-latest-pages-articles-shortened.xml.bz2"
+    xml = bz2.decompress(path.read_bytes())
+    assert xml.startswith(b"\xff\xfe") and "[[Категория:".encode("utf-16-le") in xml
+    items = list(READERS["mediawiki"].read(path, "bgwiki", ReadOptions()))
+    pages = pages_of(xml)
+    docs = [i for i in items if isinstance(i, Document)]
+    assert len(docs) == sum(p["ns"] == 0 and not p["redirect"] for p in pages) >= 1
+    assert [i.reason for i in items if isinstance(i, Skip)] == ["non_article_namespace"] * sum(
+        p["ns"] != 0 for p in pages
+    )
+    assert not [d for d in docs if "Категория:" in d.content or "Файл:" in d.content]
+    assert docs[0].content.startswith("Григорианският календар")
 
 
 def test_real_dump_summary_balances_with_skips_by_reason(enwiki_lake):
