@@ -192,7 +192,8 @@ def test_malformed_and_foreign_xml_is_quarantined_with_place(dumps, settings, tm
     broken.write_bytes(xml[:second] + bad + xml[second:])
     summary = ingest([broken], "broken", settings=settings)
     assert summary.ingested == 1 and summary.by_reason == {"invalid_xml": 1} and summary.balanced
-    [(location, message)] = query(settings, "SELECT location, message FROM ops.quarantine")
+    [(location, message, raw)] = query(settings, "SELECT location, message, raw FROM ops.quarantine")
+    assert raw.startswith(bad + xml[second : second + 10])  # the page the fault is in, from its start
     assert location.startswith("byte ") and second < int(location.split()[1]) < second + len(bad)
     assert "mismatched tag" in message and "1 whole pages were read before it" in message
     # a plain dump that stops inside a page: the page before is kept, the torn one quarantined whole

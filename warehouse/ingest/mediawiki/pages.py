@@ -81,6 +81,7 @@ class PageParser:
         self._path: list[str] = []
         self._chars: list[str] | None = None
         self._kept = 0
+        self._ns_key = 0
         self._seen_root = False
         self._parser = xml.parsers.expat.ParserCreate()
         self._parser.buffer_text = True
@@ -174,5 +175,6 @@ class PageParser:
         return self._seen_root
 
     @property
-    def byte_index(self) -> int:
-        return self._parser.CurrentByteIndex
+    def pages_closed(self) -> int:
+        """Pages read whole so far (the one still open, if any, is not)."""
+        return self.pages_started - (self.page is not None)

@@ -35,20 +35,29 @@ def is_mediawiki_dump(path: Path) -> bool:
 
 
 class _Tail:
-    """The decompressed bytes since the unfinished page began: what a truncation quarantines."""
+    """The first bytes (at most ``limit``) of the page still open: what a cut or a fault quarantines."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.data = b""
-        self.start = 0  # stream offset of data[0]
+        self.start = 0  # stream offset of data[0]: the open page's ``<page>``, or where the data ends
+        self.end = 0  # stream offset after the last byte seen
 
-    def extend(self, chunk: bytes, keep_from: int | None) -> None:
-        """Append ``chunk``; drop everything before ``keep_from`` (no page open: keep nothing)."""
-        end = self.start + len(self.data) + len(chunk)
-        if keep_from is None:
-            self.data, self.start = b"", end
+    def extend(self, chunk: bytes, open_page: int | None) -> None:
+        """Account for ``chunk``; ``open_page`` is the offset of the page open after it, if any."""
+        chunk_start, self.end = self.end, self.end + len(chunk)
+        if open_page is None:
+            self.data, self.start = b"", self.end
             return
-        self.data = (self.data + chunk)[max(keep_from - self.start, 0) :]
-        self.start = end - len(self.data)
+        if open_page != self.start:  # a new page opened in this chunk
+            self.data, self.start = b"", open_page
+        if len(self.data) < self.limit:
+            self.data = (self.data + chunk[max(self.start - chunk_start, 0) :])[: self.limit]
+
+    def evidence(self) -> tuple[bytes, int | None]:
+        """The kept bytes, and their full length when the limit cut them short."""
+        full = self.end - self.start
+        return self.data, (full if full > len(self.data) else None)
 
 
 class MediaWikiReader:
@@ -67,15 +76,17 @@ class MediaWikiReader:
 
     def _pages(self, fh, codec: str, uri: str, options: ReadOptions) -> Iterator[Item]:
         parser = PageParser(options.max_record_bytes)
-        tail = _Tail()
+        tail = _Tail(options.max_record_bytes)
         converter: WikitextConverter | None = None
         read_pos = 0
         try:
             for chunk in iter_chunks(fh, codec):
-                for page in parser.feed(chunk):
-                    converter = converter or WikitextConverter(parser.site.namespaces, infobox=options.wiki_infobox)
-                    yield self._page(page, parser.site, converter, uri, options)
-                tail.extend(chunk, parser.page.offset if parser.page else None)
+                try:
+                    for page in parser.feed(chunk):
+                        converter = converter or WikitextConverter(parser.site.namespaces, infobox=options.wiki_infobox)
+                        yield self._page(page, parser.site, converter, uri, options)
+                finally:  # also when the chunk broke the XML: the open page's bytes are the evidence
+                    tail.extend(chunk, parser.page.offset if parser.page else None)
                 pos = fh.tell()
                 options.advance(pos - read_pos)
                 read_pos = pos
@@ -83,13 +94,11 @@ class MediaWikiReader:
                 yield Rejection(uri, "file", Reason.EMPTY_FILE, "file holds no data", b"")
                 return
         except BrokenStream as exc:
-            yield self._cut(uri, parser, tail, f"{exc}", options)
+            yield self._cut(uri, parser, tail, str(exc))
             return
         except DumpError as exc:
-            body, full = clip(tail.data, options.max_record_bytes)
-            whole = parser.pages_started - (parser.page is not None)
-            message = f"{exc} at XML byte {exc.offset}; {whole} whole pages were read before it"
-            yield Rejection(uri, f"byte {exc.offset}", Reason.INVALID_XML, message, body, full)
+            message = f"{exc} at XML byte {exc.offset}; {parser.pages_closed} whole pages were read before it"
+            yield Rejection(uri, f"byte {exc.offset}", Reason.INVALID_XML, message, *tail.evidence())
             return
         except OSError as exc:
             yield Rejection(uri, "file", Reason.UNREADABLE_FILE, f"read failed: {exc}", b"")
@@ -97,19 +106,14 @@ class MediaWikiReader:
         try:
             yield from parser.feed(b"", final=True)  # a document that never closed fails here
         except DumpError:
-            yield self._cut(uri, parser, tail, "XML ends before </mediawiki>", options)
+            yield self._cut(uri, parser, tail, "XML ends before </mediawiki>")
 
     @staticmethod
-    def _cut(uri: str, parser: PageParser, tail: _Tail, why: str, options: ReadOptions) -> Rejection:
+    def _cut(uri: str, parser: PageParser, tail: _Tail, why: str) -> Rejection:
         """The unfinished page (or the dump's unfinished end) as a ``truncated_stream`` rejection."""
-        whole = parser.pages_started - (parser.page is not None)
-        if parser.page is not None:
-            where = f"page {parser.page.number} at byte {parser.page.offset}"
-        else:
-            where = f"byte {tail.start}"
-        message = f"{why}; {whole} whole pages were read before the cut"
-        body, full = clip(tail.data, options.max_record_bytes)
-        return Rejection(uri, where, Reason.TRUNCATED, message, body, full)
+        where = f"page {parser.page.number} at byte {parser.page.offset}" if parser.page else f"byte {tail.start}"
+        message = f"{why}; {parser.pages_closed} whole pages were read before the cut"
+        return Rejection(uri, where, Reason.TRUNCATED, message, *tail.evidence())
 
     @staticmethod
     def _page(page: Page, site: SiteInfo, converter: WikitextConverter, uri: str, options: ReadOptions) -> Item:
