@@ -222,3 +222,16 @@ def test_cli_prints_skipped_and_the_balanced_summary(enwiki_lake, settings, tmp_
     assert data["read"] == data["ingested"] + data["duplicates"] + data["quarantined"] + data["skipped"]
     table = CliRunner().invoke(main, ["ingest", str(head), "--source", "enwiki"], catch_exceptions=False)
     assert "skipped (redirects, non-articles)" in table.output and "skipped redirect ×" in table.output
+
+
+def test_page_over_the_record_limit_is_quarantined_not_held(dumps, settings, tmp_path):
+    path = dumps / "enwiki-table-markup.xml.bz2"
+    sizes = [len(p["text"].encode()) for p in pages_of(bz2.decompress(path.read_bytes()))]
+    limit = sorted(sizes)[len(sizes) // 2]  # the median page fits, the larger ones do not
+    summary = ingest([path], "big", settings=settings.with_overrides(max_record_bytes=limit))
+    over = [s for s in sizes if s > limit]
+    assert over and summary.by_reason == {"record_too_large": len(over)} and summary.balanced
+    rows = query(settings, "SELECT octet_length(raw), raw_length, raw_complete FROM ops.quarantine ORDER BY raw_length")
+    # the first ``limit`` bytes are kept (less the last character if the limit splits it)
+    assert [(size, False) for size in sorted(over)] == [r[1:] for r in rows]
+    assert all(limit - 4 < r[0] <= limit for r in rows)

@@ -141,12 +141,15 @@ class PageParser:
         if self._chars is None:
             return
         if self.page is not None and self._path[-1] == "text":
-            size = len(text.encode("utf-8")) if not text.isascii() else len(text)
+            size = len(text) if text.isascii() else len(text.encode("utf-8"))
             self.page.text_bytes += size
-            if self._kept + size > self._limit:
+            room = self._limit - self._kept
+            if size > room:  # keep the first ``limit`` bytes as evidence, count the rest
+                self._chars.append(text.encode("utf-8")[: max(room, 0)].decode("utf-8", "ignore"))
+                self._kept = self._limit
                 return
+            self._kept += size
         self._chars.append(text)
-        self._kept += len(text)
 
     def _end(self, name: str) -> None:
         if self._chars is not None:
