@@ -21,6 +21,7 @@ import bz2
 import json
 import platform
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -103,6 +104,7 @@ def measure_ingest_and_l1(dump: Path, xml_bytes: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(Path(tmp) / "lake")
         summary = ingest([dump], "enwiki", settings=settings, show_progress=False)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         outcome = run_build(settings, select=["l1_clean"], quiet=True)
         con = connect(settings)
         kept, total = con.execute(
@@ -121,6 +123,7 @@ def measure_ingest_and_l1(dump: Path, xml_bytes: int) -> dict:
         "articles_per_s": round(summary.ingested / summary.seconds, 1),
         "bz2_mb_per_s": round(summary.bytes_read / 1e6 / summary.seconds, 2),
         "xml_mb_per_s": round(xml_bytes / 1e6 / summary.seconds, 2),
+        "peak_rss_mb_after_ingest": rss_mb,
         "build_ok": outcome.success,
         "l1_kept": kept,
         "l1_rows": total,
