@@ -78,13 +78,18 @@ class MediaWikiReader:
         parser = PageParser(options.max_record_bytes)
         tail = _Tail(options.max_record_bytes)
         converter: WikitextConverter | None = None
+
+        def documents(pages: Iterator[Page]) -> Iterator[Item]:
+            nonlocal converter  # made at the first page, once <siteinfo> has named the namespaces
+            for page in pages:
+                converter = converter or WikitextConverter(parser.site.namespaces, infobox=options.wiki_infobox)
+                yield self._page(page, parser.site, converter, uri, options)
+
         read_pos = 0
         try:
             for chunk in iter_chunks(fh, codec):
                 try:
-                    for page in parser.feed(chunk):
-                        converter = converter or WikitextConverter(parser.site.namespaces, infobox=options.wiki_infobox)
-                        yield self._page(page, parser.site, converter, uri, options)
+                    yield from documents(parser.feed(chunk))
                 finally:  # also when the chunk broke the XML: the open page's bytes are the evidence
                     tail.extend(chunk, parser.page.offset if parser.page else None)
                 pos = fh.tell()
@@ -104,7 +109,7 @@ class MediaWikiReader:
             yield Rejection(uri, "file", Reason.UNREADABLE_FILE, f"read failed: {exc}", b"")
             return
         try:
-            yield from parser.feed(b"", final=True)  # a document that never closed fails here
+            yield from documents(parser.feed(b"", final=True))  # a document that never closed fails here
         except DumpError:
             yield self._cut(uri, parser, tail, "XML ends before </mediawiki>")
 
