@@ -221,6 +221,12 @@ def test_cli_prints_skipped_and_the_balanced_summary(enwiki_lake, settings, tmp_
     assert data["skipped"] == sum(data["skipped_by_reason"].values()) > 0
     assert data["read"] == data["ingested"] + data["duplicates"] + data["quarantined"] + data["skipped"]
     table = CliRunner().invoke(main, ["ingest", str(head), "--source", "enwiki"], catch_exceptions=False)
+    # a dump of nothing but a redirect was read: exit 0, not "nothing could be read"
+    redirect = tmp_path / "redirect.xml"
+    starts = [m.start() for m in re.finditer(rb"  <page>", xml)]
+    redirect.write_bytes(xml[: starts[1]] + b"</mediawiki>\n")
+    only = CliRunner().invoke(main, ["ingest", str(redirect), "--source", "r", "--json"], catch_exceptions=False)
+    assert only.exit_code == 0 and orjson.loads(only.output)["skipped_by_reason"] == {"redirect": 1}
     assert "skipped (redirects, non-articles)" in table.output and "skipped redirect ×" in table.output
 
 

@@ -26,7 +26,7 @@ err = Console(stderr=True)
 
 INGEST_EXIT_CODES = """\b
 Exit codes:
-  0  at least one record was read (rejects are quarantined, not errors)
+  0  at least one record was read (rejects are quarantined, not errors; skips count as read)
   1  nothing could be read: every input was missing, unreadable or rejected
   2  bad usage (unknown option, missing --source)
 """
@@ -144,7 +144,7 @@ def ingest_cmd(
         click.echo(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
         print_summary(summary)
-    if summary.ingested + summary.duplicates == 0:
+    if summary.ingested + summary.duplicates + summary.skipped == 0:
         err.print(f"ingest: nothing could be read from {len(paths)} path(s) ({summary.quarantined} rejected)")
         ctx.exit(1)
 
