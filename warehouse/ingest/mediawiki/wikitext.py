@@ -40,6 +40,11 @@ _DROPPED_TAGS = frozenset(
         "indicator",
     }
 )
+_TAG_NAMES = "|".join(sorted(_DROPPED_TAGS))
+# Malformed wikitext (an unclosed '' inside a reference, say) makes the parser leave a tag as text:
+# what survives of the dropped tags is removed from the rendered text, with its content.
+_LEFTOVER_TAGS = re.compile(rf"<({_TAG_NAMES})\b[^>]*?/>|<({_TAG_NAMES})\b[^>]*>.*?</\2\s*>", re.IGNORECASE | re.DOTALL)
+_EMPHASIS = re.compile(r"'{2,}")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _SPACE_RUNS = re.compile(r"[ \t\u00a0]{2,}")
 _EMPTY_BRACKETS = re.compile(r"\(\s*[,;]?\s*\)")
@@ -59,7 +64,7 @@ class WikitextConverter:
         if asked for, the first infobox's named, non-empty parameters as plain text."""
         code = mwparserfromhell.parse(wikitext)
         facts = self._infobox(code) if self._want_infobox else None
-        return _tidy(self._render(code)), facts
+        return _tidy(self._leftovers(self._render(code))), facts
 
     def _infobox(self, code: Wikicode) -> dict[str, str] | None:
         for template in code.filter_templates(recursive=False):
@@ -103,9 +108,59 @@ class WikitextConverter:
             return ""  # list bullets (li, dt, dd) and rules carry no text of their own
         return self._render(node.contents)
 
+    def _leftovers(self, text: str) -> str:
+        """Remove what malformed wikitext made the parser leave as text: tags, tables, file links, quotes."""
+        text = _EMPHASIS.sub("", _LEFTOVER_TAGS.sub("", text))
+        if "{|" in text:
+            text = _without_tables(text)
+        if "[[" in text:
+            text = self._without_dropped_links(text)
+        return text
+
+    def _without_dropped_links(self, text: str) -> str:
+        """Cut ``[[File:…]]``/``[[Category:…]]`` left as text, nested links and line breaks included."""
+        out, pos = [], 0
+        while (start := text.find("[[", pos)) >= 0:
+            end, depth, i = -1, 0, start
+            while i < len(text) - 1:
+                pair = text[i : i + 2]
+                depth += (pair == "[[") - (pair == "]]")
+                i += 2 if pair in ("[[", "]]") else 1
+                if depth == 0:
+                    end = i
+                    break
+            inner = text[start + 2 : end - 2] if end > 0 else ""
+            if end < 0 or not self._dropped_link(inner.split("|", 1)[0]):
+                out.append(text[pos : start + 2])
+                pos = start + 2
+                continue
+            out.append(text[pos:start])
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
+
     def _dropped_link(self, title: str) -> bool:
         prefix, colon, _ = title.partition(":")
         return bool(colon) and prefix.strip().lower() in self._dropped_prefixes
+
+
+def _without_tables(text: str) -> str:
+    """Drop table markup left as text, from a line opening ``{|`` to the line closing it (nesting kept).
+
+    A table that never closes is kept: dropping the rest of the page would lose prose."""
+    kept: list[str] = []
+    held: list[str] = []  # the lines of the table still open
+    depth = 0
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith("{|") or held:
+            held.append(line)
+            depth += stripped.startswith("{|") - stripped.startswith("|}")
+            if depth == 0:
+                held = []
+        else:
+            kept.append(line)
+    return "\n".join(kept + held)
 
 
 def _tidy(text: str) -> str:
