@@ -134,6 +134,7 @@ def measure_ingest_and_l1(dump: Path, xml_bytes: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=["parsers", "ingest"], help="Run one part.")
+    parser.add_argument("--out", type=Path, help="Also write the report (JSON) to this file.")
     args = parser.parse_args()
     dump = package_dir("gensim", load_settings().cache_dir) / DUMP
     xml = bz2.decompress(dump.read_bytes())
@@ -143,7 +144,10 @@ def main() -> None:
         report["ingest"] = measure_ingest_and_l1(dump, len(xml))
     if args.only in (None, "parsers"):
         report["parsers"] = measure_parsers(articles(xml))
-    print(json.dumps(report, indent=2))
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    if args.out:
+        args.out.write_text(text + "\n")
+    sys.__stdout__.write(text + "\n")  # dbt's logging may have replaced sys.stdout
 
 
 if __name__ == "__main__":

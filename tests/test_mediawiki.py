@@ -11,6 +11,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import mwparserfromhell
 import orjson
 import pytest
 from click.testing import CliRunner
@@ -20,7 +21,7 @@ from warehouse.cli import main
 from warehouse.config import load_settings
 from warehouse.corpus import package_dir
 from warehouse.ingest import ingest
-from warehouse.ingest.mediawiki.wikitext import WikitextConverter
+from warehouse.ingest.mediawiki.wikitext import WikitextConverter, _without_tables
 from warehouse.ingest.readers import READERS, ReadOptions, detect_format
 from warehouse.ingest.records import Document, Skip
 
@@ -241,3 +242,15 @@ def test_page_over_the_record_limit_is_quarantined_not_held(dumps, settings, tmp
     # the first ``limit`` bytes are kept (less the last character if the limit splits it)
     assert [(size, False) for size in sorted(over)] == [r[1:] for r in rows]
     assert all(limit - 4 < r[0] <= limit for r in rows)
+
+
+def test_tables_left_as_text_by_malformed_markup_are_removed_unless_unclosed(enwiki_lake):
+    alabama = next(p["text"] for p in pages_of(enwiki_lake[2]) if p["title"] == "Alabama")
+    converter = WikitextConverter()
+    # in the whole page the parser gives up on the religion table and leaves its markup as text
+    assert '{| class="wikitable sortable" font-size:80%' in converter._render(mwparserfromhell.parse(alabama))
+    text, _ = converter.convert(alabama)
+    assert "{|" not in text and "|}" not in text
+    assert "Alabama is located in the middle of the Bible Belt" in text  # the prose after the table stays
+    # a table that never closes is kept rather than dropping the rest of the page
+    assert _without_tables("Before.\n{| x\n| cell\n|}\nAfter.\n{| open\nTail.") == "Before.\nAfter.\n{| open\nTail."
