@@ -26,7 +26,7 @@ err = Console(stderr=True)
 
 INGEST_EXIT_CODES = """\b
 Exit codes:
-  0  at least one record was read (rejects are quarantined, not errors)
+  0  at least one record was read (rejects are quarantined, not errors; skips count as read)
   1  nothing could be read: every input was missing, unreadable or rejected
   2  bad usage (unknown option, missing --source)
 """
@@ -73,6 +73,7 @@ def print_summary(summary: IngestSummary) -> None:
         ("duplicates in this input", summary.duplicates_in_input),
         ("duplicates already in L0", summary.duplicates_in_l0),
         ("quarantined", summary.quarantined),
+        ("skipped (redirects, non-articles)", summary.skipped),
         ("throughput", f"{summary.docs_per_second:,.0f} docs/s, {summary.mb_per_second:,.1f} MB/s"),
     ]:
         table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
@@ -82,6 +83,8 @@ def print_summary(summary: IngestSummary) -> None:
         out.print(f"  [yellow]{reason}[/] × {count:,}  e.g. {ex['file']} {ex['location']}: {ex['message']}")
     if summary.quarantined:
         out.print("  rejected inputs are in ops.quarantine with their raw bytes")
+    for reason, count in sorted(summary.skipped_by_reason.items()):
+        out.print(f"  skipped [cyan]{reason}[/] × {count:,}")
 
 
 @main.command("ingest", epilog=INGEST_EXIT_CODES)
@@ -95,6 +98,11 @@ def print_summary(summary: IngestSummary) -> None:
 @click.option("--glob", "pattern", help="Only read files under directories that match this pattern, e.g. '*.html'.")
 @click.option("--uri-prefix", help="Write URIs as PREFIX/relative-path instead of file:// URIs.")
 @click.option("--max-record-bytes", type=int, help="Quarantine records larger than this (default 16 MiB).")
+@click.option(
+    "--wiki-infobox",
+    is_flag=True,
+    help="MediaWiki dumps: keep each article's infobox parameters as facts in extra.infobox (for L4).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
 @click.pass_context
@@ -108,12 +116,16 @@ def ingest_cmd(
     pattern: str | None,
     uri_prefix: str | None,
     max_record_bytes: int | None,
+    wiki_infobox: bool,
     as_json: bool,
     progress: bool | None,
 ) -> None:
-    """Read PATHS (files or folders; JSONL[.gz|.zst], Parquet, text/Markdown, HTML, WARC) into tiers.l0_raw.
+    """Read PATHS (files or folders; JSONL[.gz|.bz2|.zst], Parquet, text/Markdown, HTML, WARC, MediaWiki XML
+    dumps) into tiers.l0_raw.
 
-    Re-ingesting the same input adds nothing; bad records go to ops.quarantine with the reason.
+    A file whose root element is <mediawiki> is read as a dump, whatever its name: one plain-text
+    document per article; redirects and other namespaces are counted as skipped. Re-ingesting the
+    same input adds nothing; bad records go to ops.quarantine with the reason.
     """
     settings = _settings(ctx).with_overrides(max_record_bytes=max_record_bytes)
     summary = ingest(
@@ -125,13 +137,14 @@ def ingest_cmd(
         id_field=id_field,
         pattern=pattern,
         uri_prefix=uri_prefix,
+        wiki_infobox=wiki_infobox,
         show_progress=progress,
     )
     if as_json:
         click.echo(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
         print_summary(summary)
-    if summary.ingested + summary.duplicates == 0:
+    if summary.ingested + summary.duplicates + summary.skipped == 0:
         err.print(f"ingest: nothing could be read from {len(paths)} path(s) ({summary.quarantined} rejected)")
         ctx.exit(1)
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from warehouse.ingest.records import Document, Reason, Rejection
+from warehouse.ingest.records import Document, Reason, Rejection, Skip
 
-Item = Document | Rejection
+Item = Document | Rejection | Skip
 
 
 @dataclass
@@ -21,6 +21,7 @@ class ReadOptions:
     id_field: str | None = None
     max_record_bytes: int = 16 * 1024 * 1024
     advance: Callable[[int], None] = field(default=lambda n: None)  # progress, in input bytes
+    wiki_infobox: bool = False  # MediaWiki dumps: keep each article's infobox facts in ``extra``
 
 
 class Reader(Protocol):
