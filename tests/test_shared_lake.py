@@ -2,8 +2,8 @@
 schema), the warehouse on S3 (moto's server), every command run as the `tierhouse` CLI in its own process.
 
 One lake for the module: two concurrent ingests, a build, a third ingest, then reads of the build's
-tag and of L0 before the third ingest (``FOR VERSION AS OF``, ``diff``) through DuckDB's httpfs. Planted credentials are
-grepped for in every output and log.
+tag and of L0 before the third ingest (``FOR VERSION AS OF``, ``diff``) through DuckDB's httpfs.
+Planted credentials are grepped for in every output and log.
 """
 
 from __future__ import annotations
