@@ -46,8 +46,8 @@ if WORKER:
 MODULE_SECONDS = {
     "test_corpus_lake.py": 420, "test_scores_build.py": 410, "test_refine_build.py": 340, "test_scorers.py": 330,
     "test_heuristics_parity.py": 200, "test_build.py": 200, "test_gates.py": 190, "test_build_lock.py": 110,
-    "test_maintain.py": 106, "test_time_travel.py": 90, "test_export.py": 80, "test_durability.py": 60,
-    "test_report.py": 60,  # plus about a minute, once, where Debian's chromium must be installed
+    "test_maintain.py": 106, "test_time_travel.py": 90, "test_shared_lake.py": 70, "test_export.py": 80,
+    "test_durability.py": 60, "test_report.py": 60,  # report: plus a minute, once, where chromium must be installed
 }  # fmt: skip
 
 
@@ -123,3 +123,12 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory):
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     """Rows of ``sql`` over the lake's latest snapshots."""
     return connect(settings).execute(sql, params or []).fetchall()
+
+
+@pytest.fixture(scope="session")
+def scale_servers():
+    """PostgreSQL (the shared catalog) and moto (S3), started once per test run when a test asks."""
+    from servers import servers
+
+    with servers() as running:
+        yield running

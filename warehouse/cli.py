@@ -17,6 +17,7 @@ from warehouse.config import Settings, load_settings
 from warehouse.corpus import CorpusError, load_manifest, prepare
 from warehouse.export.commands import COMMANDS as EXPORT_COMMANDS
 from warehouse.ingest import FORMATS, IngestSummary, ingest
+from warehouse.objectstore import redact
 from warehouse.query import connect
 from warehouse.tables import ALL_TABLES, init_warehouse, resolve_name
 
@@ -36,7 +37,24 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class RedactingGroup(click.Group):
+    """Commands whose errors never show a credential: a message holding a configured secret is masked."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = redact(exc.message, load_settings())
+            raise
+        except Exception as exc:
+            settings = load_settings()
+            text = f"{type(exc).__name__}: {exc}"
+            if redact(text, settings) == text:
+                raise
+            raise click.ClickException(redact(text, settings)) from None
+
+
+@click.group(cls=RedactingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     envvar="TIERHOUSE_HOME",
