@@ -10,6 +10,10 @@ import pytest
 from conftest import query
 from planted import jaccard, shingle_set
 
+from udfs import identity
+from udfs.chain import chain
+from udfs.extract import extract_html
+from udfs.heuristics import configured_rules, flag_texts
 from warehouse.build import run_build
 from warehouse.ingest import ingest
 
@@ -132,3 +136,34 @@ def test_a_648_kb_document_publishes_l1_rejected_as_too_long(settings, corpus, t
     assert row == [(len(long), False, True)]  # (Gopher's own word limit rejects it too)
     kept = query(settings, "SELECT count(*) FROM tiers.l1_clean WHERE kept")[0][0]
     assert kept >= 2 and query(settings, "SELECT count(*) FROM tiers.l2_selected") == [(kept,)]
+
+
+def test_code_profile_and_c4_rewrite_vars(settings, corpus):
+    """l1_source_rules judges one source's code-masked prose; l1_c4_rewrite stores C4's kept lines
+    as English L1 text (FineWeb's chain) while L0 keeps the page, and a later build without it
+    restores the extracted text."""
+    pages = corpus["debian_handbook"]
+    for source in ("web", "docs"):  # the same pages under two sources
+        ingest(pages.paths, source, settings=settings, pattern="en-US/sect.ap*.html", uri_prefix=pages.uri_prefix)
+    profile = "{l1_source_rules: {docs: {mask_code: true}}, gate_max_row_drop: {default: 1}}"
+    assert _build(settings, profile).success
+    rows = "SELECT source, uri, text, quality_flags, content_hash, extractor FROM tiers.l1_clean ORDER BY 1, 2"
+    first = {(r[0], r[1]): r[2:] for r in query(settings, rows)}
+    for (source, uri), (text, found, *_) in first.items():
+        mask = json.dumps({"mask_code": source == "docs"})
+        assert found == flag_texts([text], [mask])[0] and "```" in text, uri
+    rescued = [u for s, u in first if s == "web" and first[s, u][1] and not first["docs", u][1]]
+    assert len(rescued) >= 2  # code-heavy pages that only the prose rules' view of code rejected
+
+    assert _build(settings, "{l1_c4_rewrite: true, l1_source_rules: {docs: {mask_code: true}}}").success
+    chained = {(r[0], r[1]): r[2:] for r in query(settings, rows)}
+    content = dict(query(settings, "SELECT uri, content FROM tiers.l0_raw WHERE source = 'web'"))
+    for (source, uri), (text, found, content_hash, extractor) in chained.items():
+        extracted = extract_html(content[uri]).text
+        rules = json.dumps({"mask_code": source == "docs"})
+        assert (text, found) == tuple(chain(extracted, configured_rules(rules), source == "docs")), uri
+        assert content_hash == identity.content_hash(text) and "+c4chain-1@" in extractor
+    changed = [k for k in chained if chained[k][0] != first[k][0]]
+    assert changed and all("```" not in chained[k][0] for k in changed)  # C4 keeps no code line
+    assert _build(settings, profile).success  # off again: every row re-extracted, the text restored
+    assert {(r[0], r[1]): r[2:] for r in query(settings, rows)} == first
