@@ -84,10 +84,11 @@ def _l1(markup: str) -> str:
 
 
 def _resiliparse(markup: str) -> str:
-    from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
-    return extract_plain_text(HTMLTree.parse(markup), main_content=True, alt_texts=False, comments=False).strip()
+    from udfs.extract import main_content
+
+    return main_content(HTMLTree.parse(markup))
 
 
 def _trafilatura(markup: str) -> str:

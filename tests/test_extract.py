@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
 from udfs.boilerplate import article_span
 from udfs.codeblocks import has_code, mask
-from udfs.extract import extract_html
+from udfs.extract import extract_html, main_content
 from warehouse.config import load_settings
 from warehouse.corpus.articles import labelled_articles, overlap
 
@@ -19,8 +18,7 @@ CODE_PAGES = ("sect.apt-cache.html", "sect.dhcp.html", "sect.inetd.html", "sect.
 
 
 def _plain(markup: str) -> str:
-    tree = HTMLTree.parse(markup)
-    return extract_plain_text(tree, main_content=True, alt_texts=False, comments=False).strip()
+    return main_content(HTMLTree.parse(markup))
 
 
 @pytest.mark.parametrize("page", CODE_PAGES)

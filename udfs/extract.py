@@ -35,6 +35,11 @@ def _language_hint(tree: HTMLTree) -> str | None:
     return lang.strip().split("-")[0].split("_")[0].lower() or None
 
 
+def main_content(tree: HTMLTree) -> str:
+    """Resiliparse's main-content text of a parsed page: what L1 extracted before version 2."""
+    return extract_plain_text(tree, main_content=True, alt_texts=False, comments=False).strip()
+
+
 def _fence_code(tree: HTMLTree) -> None:
     """Rewrite each ``<pre>`` block in place as its fenced text, before main-content extraction."""
     if tree.body is None:
@@ -50,7 +55,7 @@ def extract_html(markup: str) -> Extracted:
     try:
         tree = HTMLTree.parse(markup)
         _fence_code(tree)
-        text = extract_plain_text(tree, main_content=True, alt_texts=False, comments=False).strip()
+        text = main_content(tree)
         title, hint = (tree.title or "").strip() or None, _language_hint(tree)
         text = article_span(text, title)
     except Exception as exc:  # noqa: BLE001 - a parser failure is recorded on the row, never raised mid-build
