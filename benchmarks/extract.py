@@ -4,7 +4,7 @@ and on the bundled handbook pages.
     .venv/bin/pip install -e '.[bench]'     # trafilatura, for this comparison only
     .venv/bin/python benchmarks/extract.py [--every 3] [--rounds 5]
 
-Labelled news pages (warehouse/corpus/articles.py: newspaper4k's test pages, 12 languages, each with
+Labelled news pages (warehouse/corpus/articles.py: newspaper4k's test pages, 9 languages, each with
 its article's reference text): token precision, recall and F1 of each extractor's output against
 the reference, averaged over pages, and pages/s (the best of ``--rounds`` passes over all pages).
 

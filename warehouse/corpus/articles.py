@@ -2,7 +2,7 @@
 
 No public article-extraction benchmark ships in a package registry (the Zyte/Scrapinghub benchmark
 is published only as a repository; trafilatura's source distribution leaves out its evaluation
-pages). newspaper4k's source distribution does ship real news pages in 12 languages, each with
+pages). newspaper4k's source distribution does ship real news pages in 9 languages, each with
 the reference text of its article, which is what extraction is scored against here.
 """
 
