@@ -10,6 +10,10 @@ import pytest
 from conftest import query
 from planted import jaccard, shingle_set
 
+from udfs import identity
+from udfs.chain import chain
+from udfs.extract import extract_html
+from udfs.heuristics import configured_rules, flag_texts
 from warehouse.build import run_build
 from warehouse.catalog import open_catalog
 from warehouse.ingest import ingest
@@ -152,3 +156,35 @@ def test_a_648_kb_document_publishes_l1_rejected_as_too_long(settings, corpus, t
     assert row == [(len(long), False, True)]  # (Gopher's own word limit rejects it too)
     kept = query(settings, "SELECT count(*) FROM tiers.l1_clean WHERE kept")[0][0]
     assert kept >= 2 and query(settings, "SELECT count(*) FROM tiers.l2_selected") == [(kept,)]
+
+
+def test_code_profile_and_c4_rewrite_vars(settings, corpus):
+    """l1_source_rules re-judges a source's pages with code masked; l1_c4_rewrite stores C4's kept
+    lines as English L1 text (FineWeb's chain) while L0 keeps the page, and turning it off again
+    restores the extracted text."""
+    pages = corpus["debian_handbook"]
+    ingest(pages.paths, "docs", settings=settings, pattern="en-US/sect.ap*.html", uri_prefix=pages.uri_prefix)
+    published = lambda variables=None: _build(settings, variables).record["models"]["l1_clean"]["status"]  # noqa: E731
+    rows = "SELECT uri, text, quality_flags, content_hash, extractor FROM tiers.l1_clean ORDER BY 1"
+    assert published() == "published"
+    default = {r[0]: r[1:] for r in query(settings, rows)}
+    profile = "{l1_source_rules: {docs: {mask_code: true}}}"
+    assert published(profile) == "published"
+    masked = {r[0]: r[1:] for r in query(settings, rows)}
+    for uri, (text, found, *_) in masked.items():
+        assert text == default[uri][0] and found == flag_texts([text], ['{"mask_code": true}'])[0], uri
+    assert sum("```" in text for text, *_ in masked.values()) >= 4  # code came through as fences
+    rescued = [uri for uri in masked if default[uri][1] and not masked[uri][1]]
+    assert len(rescued) >= 3  # code-heavy pages that only the prose rules' view of code rejected
+
+    assert published("{l1_c4_rewrite: true, l1_source_rules: {docs: {mask_code: true}}}") == "published"
+    chained = {r[0]: r[1:] for r in query(settings, rows)}
+    content = dict(query(settings, "SELECT uri, content FROM tiers.l0_raw"))
+    for uri, (text, found, content_hash, extractor) in chained.items():
+        rules = configured_rules('{"mask_code": true}')
+        assert (text, found) == chain(extract_html(content[uri]).text, rules, mask_code=True), uri
+        assert content_hash == identity.content_hash(text) and "+c4chain-1@" in extractor
+    changed = [uri for uri in chained if chained[uri][0] != masked[uri][0]]
+    assert len(changed) >= 3 and all("```" not in chained[uri][0] for uri in changed)  # C4 keeps no code
+    assert published(profile) == "published"  # off again: every row re-extracted, the text restored
+    assert {r[0]: r[1:] for r in query(settings, rows)} == masked

