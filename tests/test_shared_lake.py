@@ -140,6 +140,27 @@ def test_time_travel_and_diff_read_s3(lake):
     assert {row["source"] for row in changes["by_source"]} == {"sotu_c"}
 
 
+def _keys(lake) -> set[str]:
+    pages = lake["s3"].get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}
+
+
+def test_maintain_deletes_unreferenced_objects_and_keeps_every_tag_readable(lake):
+    env = lake["env"]
+    tagged = "SELECT count(*) AS n, sum(hash(doc_id, text)) AS h FROM tiers.l1_clean FOR VERSION AS OF 'build-1'"
+    before, keys = sql(tagged, env), _keys(lake)
+    report = json.loads(tierhouse("maintain", "--grace-minutes", "0", "--json", env=env).stdout)
+    removed = keys - _keys(lake)
+    # superseded metadata files at least (every commit wrote a new one), deleted through the S3 filesystem
+    assert removed and all(k.startswith("warehouse/") for k in removed)
+    assert sum(t["files_removed"] for t in report["tables"]) == len(removed)
+    assert sql(tagged, env) == before
+    changes = json.loads(
+        tierhouse("diff", "tiers.l0_raw", str(lake["l0_at_build_1"]), "main", "--json", env=env).stdout
+    )
+    assert changes["added"] == 3
+
+
 def test_no_data_file_on_local_disk(lake, tmp_path_factory):
     """Nothing Iceberg writes (data, manifests, metadata, a catalog file) appeared under the lake's home,
     the test run's temporary folders or the repository since the lake was made."""
