@@ -120,7 +120,7 @@ def fluency(corpus) -> dict[str, list[str]]:
 def test_perplexity_separates_fluent_text_from_shuffled_words_and_encoded_blobs(fluency):
     scorer = scorer_config.judge(PERPLEXITY)
     assert scorer.id == ScorerId("perplexity", "gemma-3-270m", "v1-128tok") == scorer_config.judge_id(PERPLEXITY)
-    scores = {kind: scorer.score(fluency[kind]) for kind in ("address", "shuffled", "base64")}
+    scores = {kind: scorer.score(fluency[kind][:4]) for kind in ("address", "shuffled", "base64")}  # 4: CI time
     assert all(s.status == OK and json.loads(s.raw)["tokens"] == 128 for group in scores.values() for s in group)
     clean = [s.score for s in scores["address"]]
     assert max(clean) < 60  # the addresses read as ordinary English (each about 20)

@@ -119,6 +119,7 @@ class Plugin(BasePlugin):
                 code=with_operators(config["code"]),
             )
         except GateFailed as failed:
+            failed.result.operators = self.operators.pop(tdef.name, {})
             build.record(failed.result)
             raise DbtRuntimeError(str(failed)) from failed
         finally:
