@@ -147,13 +147,15 @@ def _keys(lake) -> set[str]:
 
 def test_maintain_deletes_unreferenced_objects_and_keeps_every_tag_readable(lake):
     env = lake["env"]
-    tagged = "SELECT count(*) AS n, sum(hash(doc_id, text)) AS h FROM tiers.l1_clean FOR VERSION AS OF 'build-1'"
+    tagged = ("SELECT count(*) AS n, md5(string_agg(doc_id || text, '' ORDER BY doc_id)) AS h "
+              "FROM tiers.l1_clean FOR VERSION AS OF 'build-1'")  # fmt: skip
     before, keys = sql(tagged, env), _keys(lake)
     report = json.loads(tierhouse("maintain", "--grace-minutes", "0", "--json", env=env).stdout)
     removed = keys - _keys(lake)
     # superseded metadata files at least (every commit wrote a new one), deleted through the S3 filesystem
     assert removed and all(k.startswith("warehouse/") for k in removed)
-    assert sum(t["files_removed"] for t in report["tables"]) == len(removed)
+    # (maintain's own lease commits leave metadata files it removes too: those were never listed before)
+    assert sum(t["files_removed"] for t in report["tables"]) >= len(removed)
     assert sql(tagged, env) == before
     changes = json.loads(
         tierhouse("diff", "tiers.l0_raw", str(lake["l0_at_build_1"]), "main", "--json", env=env).stdout
