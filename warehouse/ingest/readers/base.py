@@ -39,6 +39,11 @@ def clip(raw: bytes, limit: int) -> tuple[bytes, int | None]:
     return raw[:limit], len(raw)
 
 
+def unreadable(uri: str, exc: OSError) -> Rejection:
+    """The quarantine row of a file that cannot be opened or read."""
+    return Rejection(uri, "file", Reason.UNREADABLE_FILE, f"{type(exc).__name__}: {exc.strerror or exc}", b"")
+
+
 def read_whole_file(path: Path, uri: str, options: ReadOptions) -> bytes | Rejection:
     """A one-document file's bytes, or why it cannot be a document (unreadable, empty, too large)."""
     limit = options.max_record_bytes
@@ -47,7 +52,7 @@ def read_whole_file(path: Path, uri: str, options: ReadOptions) -> bytes | Rejec
         with path.open("rb") as fh:
             raw = fh.read(limit + 1)
     except OSError as exc:
-        return Rejection(uri, "file", Reason.UNREADABLE_FILE, f"{type(exc).__name__}: {exc.strerror or exc}", b"")
+        return unreadable(uri, exc)
     options.advance(size)
     if len(raw) > limit:
         message = f"{size} bytes exceeds the {limit}-byte record limit"

@@ -14,7 +14,7 @@ import orjson
 
 from warehouse.ingest.mediawiki.pages import DumpError, Page, PageParser, SiteInfo, is_mediawiki_head
 from warehouse.ingest.mediawiki.wikitext import WikitextConverter
-from warehouse.ingest.readers.base import Item, ReadOptions, clip
+from warehouse.ingest.readers.base import Item, ReadOptions, clip, unreadable
 from warehouse.ingest.readers.streams import BrokenStream, codec_of, iter_chunks
 from warehouse.ingest.records import Document, Reason, Rejection, Skip, SkipReason
 
@@ -69,7 +69,7 @@ class MediaWikiReader:
         try:
             fh = path.open("rb")
         except OSError as exc:
-            yield Rejection(uri, "file", Reason.UNREADABLE_FILE, f"{type(exc).__name__}: {exc.strerror}", b"")
+            yield unreadable(uri, exc)
             return
         with fh:
             yield from self._pages(fh, codec_of(path), uri, options)
