@@ -91,10 +91,12 @@ def ingest_all(parts: dict[str, list[Path]], settings) -> int:
     return total
 
 
-def timed_build(home: Path) -> tuple[float, str]:
+def timed_build(home: Path, *options: str) -> tuple[float, str]:
+    """`tierhouse build [options]` in its own process: wall seconds and its output; exits if it fails."""
     env = dict(os.environ, TIERHOUSE_HOME=str(home))
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "warehouse.cli", "build"], env=env, capture_output=True, text=True)
+    command = [sys.executable, "-m", "warehouse.cli", "build", *options]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"build failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")

@@ -24,7 +24,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from build import ingest_all, split_corpus  # noqa: E402
+from build import ingest_all, split_corpus, timed_build  # noqa: E402
 
 TIERS = ("l1_clean", "scores", "l2_selected", "l3_refined", "l4_knowledge")
 
@@ -50,16 +49,11 @@ def near_copy(text: str) -> str:
 
 
 def build(home: Path, variables: dict, accept: tuple[str, ...] = ()) -> float:
-    env = dict(os.environ, TIERHOUSE_HOME=str(home))
-    command = [sys.executable, "-m", "warehouse.cli", "build", "--vars", json.dumps(variables)]
+    options = ["--vars", json.dumps(variables)]
     for tier in accept:  # a deliberate rescore moves the score distributions the gates compare
-        command += ["--accept-drift", tier]
-    command += ["--reason", "benchmark: the judges' label set grew by half"] if accept else []
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"build failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
-    return time.perf_counter() - started
+        options += ["--accept-drift", tier]
+    options += ["--reason", "benchmark: the judges' label set grew by half"] if accept else []
+    return timed_build(home, *options)[0]
 
 
 def slices(held: dict[str, list[Path]], rounds: int) -> list[dict[str, list[Path]]]:
