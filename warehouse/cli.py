@@ -614,7 +614,8 @@ def maintain_cmd(
     for t in report.tables:
         if t.compaction:
             c = t.compaction
-            out.print(f"compacted {c.table}: {c.files_before} data files -> {c.files_after} (same rows)")
+            out.print(f"compacted {c.table}: {c.files_before} data files -> {c.files_after}, "
+                      f"{c.bytes_rewritten / 1e6:,.1f} MB of small files rewritten (same rows)")  # fmt: skip
     recent = sum(t.files_too_recent for t in report.tables)
     if recent:
         out.print(f"{recent} unreferenced file(s) younger than {grace_minutes:g} minutes were left for a later run")
