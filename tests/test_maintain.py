@@ -77,7 +77,8 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
     planned = json.loads(dry.output)["tables"]
     assert sum(t["bytes_removed"] for t in planned) > 0 and _files(settings) == before_files  # nothing touched
 
-    done = CliRunner().invoke(main, [*home, "maintain", "--keep-builds", "1", "--grace-minutes", "0", "--json"])
+    done = CliRunner().invoke(main, [*home, "maintain", "--keep-builds", "1", "--grace-minutes", "0",
+                                     "--compact-share", "1", "--json"])  # fmt: skip
     assert done.exit_code == 0, done.output
     report = {t["table"]: t for t in json.loads(done.output)["tables"]}
     after_bytes = sum(table_bytes(ensure_table(catalog, t)) for t in ALL_TABLES)
@@ -130,15 +131,18 @@ def test_compaction_packs_only_the_small_files_of_each_partition(catalog, corpus
         append("a", [speeches[40 + i][:300]])
     append("b", [speeches[50][:300]])
     append("b", [speeches[51][:300]])
-    append("c", [speeches[52][:300]])
+    append("c", [speeches[52][:3000]])  # a lone small file, larger than the other small ones
     files = {t.file.file_path: t.file.file_size_in_bytes for t in table.scan().plan_files()}
     large = max(files, key=files.get)
     small_bytes = sorted(files.values())[-2] + 1  # every file but the large one is small
     before = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: (r["source"], r["text"]))
     snapshot = table.metadata.current_snapshot_id
 
-    assert compact(table, "scratch.docs", small_bytes, min_files=6) is None  # five packable files: too few
-    done = compact(table, "scratch.docs", small_bytes, min_files=5)
+    assert compact(table, "scratch.docs", small_bytes, min_files=6, max_share=1) is None  # five: too few
+    assert compact(table, "scratch.docs", small_bytes, min_files=2, max_share=0.01) is None  # over budget
+    packed = sorted(files.values())[:5]  # a's three and b's two
+    share = (sum(packed) + 1) / sum(files.values())  # just enough for them, not for c's
+    done = compact(table, "scratch.docs", small_bytes, min_files=5, max_share=share)
     after = {t.file.file_path: t.file for t in table.scan().plan_files()}
     assert done is not None and (done.files_before, done.files_after) == (7, 4)
     lone_c = next(path for path, f in after.items() if f.partition[0] == "c")

@@ -1,13 +1,13 @@
 """Compaction: bin-pack a table's small data files, without changing what anyone reads.
 
 Incremental builds and chunked ingests leave many small files beside the large ones of a first
-build. A compaction reads only the small files of the current snapshot (one partition at a time),
-writes their rows as fewer files, and swaps the one set for the other in a single overwrite
-snapshot on ``main``; large files are never read or rewritten, so the bytes a compaction adds are
-those of the small files alone. The snapshot names the one it was made from
-(``tierhouse.compacted-from``); fingerprints follow that name back to the snapshot whose content it
-holds, so a compaction never makes the next build recompute anything. Older snapshots (and the
-tags on them) keep their own files until retention lets them go.
+build. A compaction reads only small files of the current snapshot (one partition at a time), writes
+their rows as fewer files, and swaps the one set for the other in a single overwrite snapshot on
+``main``. Until the tags that read the old files expire, both sets are on disk, so a run rewrites at
+most a share of the table's bytes, smallest files first: the many small files that incremental
+builds leave are packed, and a first build's large files are not copied again. The snapshot names
+the one it was made from (``tierhouse.compacted-from``); fingerprints follow that name back to the
+snapshot whose content it holds, so a compaction never makes the next build recompute anything.
 """
 
 from __future__ import annotations
@@ -45,23 +45,30 @@ def content_snapshot(table: Table, snapshot_id: int | None) -> int | None:
     return None
 
 
-def _small_files_by_partition(tasks: list[FileScanTask], small_bytes: int) -> list[list[FileScanTask]]:
-    """The small files of each partition that has two or more of them (one alone is already packed)."""
+def _packable(tasks: list[FileScanTask], small_bytes: int, budget: int) -> list[list[FileScanTask]]:
+    """Small files, smallest first while their bytes fit ``budget``, grouped by partition; a partition
+    contributes only when two or more of its files were picked (one alone is already packed)."""
     groups: dict[tuple, list[FileScanTask]] = defaultdict(list)
-    for task in tasks:
-        if task.file.file_size_in_bytes < small_bytes and not task.delete_files:
-            groups[(task.file.spec_id, tuple(task.file.partition))].append(task)
+    spent = 0
+    small = (t for t in tasks if t.file.file_size_in_bytes < small_bytes and not t.delete_files)
+    for task in sorted(small, key=lambda t: t.file.file_size_in_bytes):
+        spent += task.file.file_size_in_bytes
+        if spent > budget:
+            break
+        groups[(task.file.spec_id, tuple(task.file.partition))].append(task)
     return [group for group in groups.values() if len(group) > 1]
 
 
-def compact(table: Table, name: str, small_bytes: int, min_files: int) -> Compaction | None:
-    """Bin-pack ``table``'s files under ``small_bytes`` if there are at least ``min_files`` of them.
+def compact(table: Table, name: str, small_bytes: int, min_files: int, max_share: float) -> Compaction | None:
+    """Pack ``table``'s files under ``small_bytes``, rewriting at most ``max_share`` of its data bytes,
+    if at least ``min_files`` files can be packed.
 
-    Memory holds one partition's small files at a time (at most its count times ``small_bytes``).
+    Memory holds one partition's picked files at a time (at most the rewrite budget).
     """
     current = table.metadata.current_snapshot_id
     tasks = list(table.scan().plan_files()) if current is not None else []
-    groups = _small_files_by_partition(tasks, small_bytes)
+    budget = int(max_share * sum(t.file.file_size_in_bytes for t in tasks))
+    groups = _packable(tasks, small_bytes, budget)
     if sum(len(group) for group in groups) < min_files:
         return None
     reader = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
