@@ -106,14 +106,16 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
     assert ledger["cost"] == pytest.approx(usage[2])  # the openai prices of dbt_project.yml's llm_prices
 
     # 2. the next build sends exactly the failed ones again (and retrains on any new label: share 0)
+    distilled = {s for (s,) in query(lake, "SELECT DISTINCT scorer FROM ops.scores WHERE scorer LIKE '%-distilled'")}
     with FaultProxy(upstream) as proxy:
         second = run_build(lake, quiet=True, variables=_vars(proxy.url, l2_distill_retrain_share=0))
     assert second.success and len(proxy.log.outcomes) == len(failed)
-    # a judge that got a readable label now retrains its distilled classifier, which rescores every text
-    # it scores on purpose; the build record says which classifier replaced which, and how many it rescored
-    relabelled = {scorer for scorer, status, attempts, _ in _judge_rows(lake) if attempts > 1 and status == "ok"}
+    # a distilled classifier whose judge got a readable label is retrained, and rescores every text it
+    # scores on purpose; the build record says which classifier replaced which, and how many it rescored
+    # (a judge with too few labels for a classifier before gets its first one: nothing is replaced)
+    relabelled = {f"{s}-distilled" for s, status, attempts, _ in _judge_rows(lake) if attempts > 1 and status == "ok"}
     retrained = second.record["models"]["scores"]["operators"].get("retrained", [])
-    assert relabelled and {r["scorer"] for r in retrained} == {f"{s}-distilled" for s in relabelled}
+    assert relabelled & distilled and {r["scorer"] for r in retrained} == relabelled & distilled
     for r in retrained:
         rescored = "SELECT count(*) FROM ops.scores WHERE scorer = ? AND model = ?"
         assert r["from"] != r["to"] and r["rescored"] == query(lake, rescored, [r["scorer"], r["to"]])[0][0] > 0
