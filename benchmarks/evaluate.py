@@ -1,0 +1,80 @@
+"""Tabulate `tierhouse evaluate` runs from ops.evaluations: arms with 95% CIs, loss curves (CSV + PNG).
+
+    python benchmarks/evaluate.py --home LAKE EVAL_ID [EVAL_ID ...] --out benchmarks/evaluate
+
+Prints a markdown table (one line per arm and evaluation) and writes OUT/curves.csv and OUT/curves.png
+(the eval loss of each arm, mean over its seeds, against training tokens).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from warehouse.config import load_settings
+from warehouse.evaluate.results import mean_ci
+from warehouse.query import connect
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("eval_ids", nargs="+")
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    con = connect(load_settings(args.home))
+    marks = ", ".join("?" for _ in args.eval_ids)
+    rows = con.execute(
+        f"SELECT eval_id, arm, seed, tokens, config, metrics, curve FROM ops.evaluations WHERE eval_id IN ({marks}) "
+        "ORDER BY evaluated_at, arm, seed",
+        args.eval_ids,
+    ).fetchall()
+    summaries = [(e, a, t, json.loads(c), json.loads(m)) for e, a, s, t, c, m, _ in rows if s is None]
+    slices = sorted({k for *_, m in summaries for k in m if k.startswith("slices.")})
+    head = ["eval", "arm", "mixture", "seeds", "tokens", "eval loss", "eval ppl", *slices]
+    head += ["L4 cloze", "unigram", "s/run"]
+    print("| " + " | ".join(h.removeprefix("slices.") for h in head) + " |")
+    print("|" + "---|" * len(head))
+    for eval_id, arm, tokens, config, m in summaries:
+        mixture = config["mixture"]["name"] if arm in ("mixed", "staged") else arm
+        cells = [eval_id[:8], arm, mixture, str(m["eval_loss"]["n"]), f"{tokens:,}", mean_ci(m, "eval_loss"),
+                 mean_ci(m, "eval_ppl", 1), *(mean_ci(m, k) for k in slices), mean_ci(m, "l4_cloze_accuracy", 2),
+                 mean_ci(m, "unigram_eval_loss"), mean_ci(m, "train_seconds", 0)]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
+
+    curves: dict[str, dict[int, list[float]]] = {}
+    for eval_id, arm, seed, _, _, _, curve in rows:
+        if seed is None:
+            continue
+        for point in json.loads(curve):
+            curves.setdefault(f"{arm} ({eval_id[:8]})", {}).setdefault(point["tokens"], []).append(point["eval_loss"])
+    args.out.mkdir(parents=True, exist_ok=True)
+    with (args.out / "curves.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["arm", "tokens", "eval_loss_mean", "eval_loss_min", "eval_loss_max", "seeds"])
+        for name, points in curves.items():
+            for tokens, values in sorted(points.items()):
+                writer.writerow([name, tokens, f"{np.mean(values):.4f}", f"{min(values):.4f}", f"{max(values):.4f}",
+                                 len(values)])  # fmt: skip
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    for name, points in curves.items():
+        xs = sorted(points)
+        ax.plot(xs, [np.mean(points[x]) for x in xs], marker=".", label=name)
+    ax.set_xlabel("training tokens")
+    ax.set_ylabel("eval loss (nats/token), mean over seeds")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(args.out / "curves.png")
+
+
+if __name__ == "__main__":
+    main()
