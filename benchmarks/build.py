@@ -32,8 +32,9 @@ def _variant(text: str, copy: int) -> str:
     return text if copy == 0 else f"{text}\n[copy {copy}]"
 
 
-def split_corpus(work: Path, scale: int) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
-    """(99%, 1%) of each source's documents, ``scale`` times over (copies made distinct), as files."""
+def split_corpus(work: Path, scale: int, held_every: int = 100) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+    """Each source's documents less every ``held_every``-th, and those held out, ``scale`` times over
+    (copies made distinct), as files."""
     from warehouse.config import load_settings
     from warehouse.corpus import prepare
 
@@ -50,7 +51,7 @@ def split_corpus(work: Path, scale: int) -> tuple[dict[str, list[Path]], dict[st
                     out = (
                         work
                         / "html"
-                        / ("held" if i % 100 == 0 else "main")
+                        / ("held" if i % held_every == 0 else "main")
                         / str(copy)
                         / page.relative_to(item.paths[0])
                     )
@@ -70,7 +71,7 @@ def split_corpus(work: Path, scale: int) -> tuple[dict[str, list[Path]], dict[st
                 variant = dict(record, text=_variant(record["text"], copy))
                 if "id" in variant:
                     variant["id"] = f"{variant['id']}-{copy}"
-                parts["held" if i % 100 == 0 else "main"].append(orjson.dumps(variant) + b"\n")
+                parts["held" if i % held_every == 0 else "main"].append(orjson.dumps(variant) + b"\n")
         for part, lines in parts.items():
             (work / f"{name}-{part}.jsonl").write_bytes(b"".join(lines))
         main[name], held[name] = [work / f"{name}-main.jsonl"], [work / f"{name}-held.jsonl"]
@@ -90,10 +91,12 @@ def ingest_all(parts: dict[str, list[Path]], settings) -> int:
     return total
 
 
-def timed_build(home: Path) -> tuple[float, str]:
+def timed_build(home: Path, *options: str) -> tuple[float, str]:
+    """`tierhouse build [options]` in its own process: wall seconds and its output; exits if it fails."""
     env = dict(os.environ, TIERHOUSE_HOME=str(home))
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "warehouse.cli", "build"], env=env, capture_output=True, text=True)
+    command = [sys.executable, "-m", "warehouse.cli", "build", *options]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"build failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")

@@ -27,6 +27,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # LLM judging costs about a second a call on 2 cores: builds here make none unless a test asks
 # (with --vars l2_max_llm_calls), so only the scoring tests pay for it
 os.environ.setdefault("TIERHOUSE_MAX_LLM_CALLS", "0")
+# the suite's many small `tierhouse build`s write no HTML report; tests/test_report.py writes its own
+os.environ.setdefault("TIERHOUSE_REPORT", "0")
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if WORKER:
@@ -43,8 +45,9 @@ if WORKER:
 # in collection order, so the heaviest go first: a long module started last would run on alone.
 MODULE_SECONDS = {
     "test_corpus_lake.py": 420, "test_scores_build.py": 410, "test_refine_build.py": 340, "test_scorers.py": 330,
-    "test_heuristics_parity.py": 200, "test_build.py": 200, "test_gates.py": 190, "test_build_lock.py": 110,
-    "test_maintain.py": 106, "test_time_travel.py": 90, "test_export.py": 80, "test_durability.py": 60,
+    "test_heuristics_parity.py": 200, "test_build.py": 200, "test_gates.py": 190, "test_l1_build.py": 140,
+    "test_build_lock.py": 110, "test_maintain.py": 106, "test_time_travel.py": 90, "test_shared_lake.py": 70,
+    "test_export.py": 80, "test_durability.py": 60, "test_report.py": 60,  # report: plus a minute where chromium
 }  # fmt: skip
 
 
@@ -120,3 +123,12 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory):
 def query(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
     """Rows of ``sql`` over the lake's latest snapshots."""
     return connect(settings).execute(sql, params or []).fetchall()
+
+
+@pytest.fixture(scope="session")
+def scale_servers():
+    """PostgreSQL (the shared catalog) and moto (S3), started once per test run when a test asks."""
+    from servers import servers
+
+    with servers() as running:
+        yield running

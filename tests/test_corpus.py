@@ -14,7 +14,7 @@ from warehouse.ingest import ingest
 def test_manifest_pins_every_package():
     packages, sources = load_manifest()
     assert set(sources) == {"debian_handbook", "sotu", "spamassassin", "fortunes"}
-    assert all(len(p.sha256) == 64 and p.registry in {"debian", "npm"} for p in packages.values())
+    assert all(len(p.sha256) == 64 and p.registry in {"debian", "npm", "pypi", "pypi-sdist"} for p in packages.values())
 
 
 def test_checksum_mismatch_is_refused_and_removed(tmp_path, corpus):

@@ -80,19 +80,18 @@ def test_corpus_build_rejects_near_duplicates_and_keeps_the_earliest(corpus_lake
     assert stats["signed"] > 1000 and stats["near_duplicates"] > 0
     marked = query(settings, f"SELECT count(*) FROM {l1} WHERE list_contains(reject_reasons, 'near_duplicate')")
     assert marked == [(stats["near_duplicates"],)]
-    # every cluster keeps exactly one document: its earliest ingested (ties: smallest doc_id)
+    # every cluster keeps exactly one document, its earliest ingested (ties: smallest doc_id), which the
+    # rejected members name; the keeper's own row carries no cluster
     clusters = query(
         settings,
-        f"""SELECT c.near_dup_cluster, count(*) FILTER (WHERE c.kept),
-                   bool_and(c.near_dup_cluster = first.doc_id), count(*)
-            FROM {l1} c JOIN tiers.l0_raw l0 USING (doc_id)
-            JOIN (SELECT near_dup_cluster, arg_min(doc_id, (ingested_at, doc_id)) AS doc_id
-                  FROM {l1} JOIN tiers.l0_raw USING (doc_id) WHERE near_dup_cluster IS NOT NULL GROUP BY 1) first
-              USING (near_dup_cluster)
-            GROUP BY 1""",
+        f"""SELECT k.doc_id, k.kept AND k.near_dup_cluster IS NULL, count(*) FILTER (WHERE m.kept),
+                   bool_and((kl.ingested_at, k.doc_id) < (ml.ingested_at, m.doc_id)), count(*)
+            FROM {l1} m JOIN tiers.l0_raw ml USING (doc_id)
+            JOIN {l1} k ON k.doc_id = m.near_dup_cluster JOIN tiers.l0_raw kl ON kl.doc_id = k.doc_id
+            GROUP BY 1, 2""",
     )
-    assert len(clusters) == stats["clusters"] and all(size >= 2 for *_, size in clusters)
-    assert all(kept == 1 and earliest for _, kept, earliest, _ in clusters)
+    assert len(clusters) == stats["clusters"] and sum(size for *_, size in clusters) == stats["near_duplicates"]
+    assert all(keeper_kept and kept == 0 and earliest for _, keeper_kept, kept, earliest, _ in clusters)
     assert query(settings, "SELECT count(DISTINCT content_hash) FROM ops.minhash") == [(stats["signed"],)]
 
 

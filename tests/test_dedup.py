@@ -177,7 +177,7 @@ def test_mark_near_duplicates_rejects_all_but_the_keeper(tmp_path):
     assert mark_near_duplicates(con, "staged", found) == 1
     rows = con.execute("SELECT doc_id, kept, reject_reasons, near_dup_cluster FROM staged ORDER BY 1").fetchall()
     assert rows == [
-        ("d1", True, [], "d1"),
+        ("d1", True, [], None),  # the keeper's row is left as it was
         ("d2", False, ["near_duplicate"], "d1"),
         ("d3", False, ["too_short"], None),
         ("d4", True, [], None),

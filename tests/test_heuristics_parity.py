@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from udfs.chain import chain
 from udfs.extract import extract_html
 from udfs.heuristics import (
     C4BadWords,
@@ -24,6 +25,7 @@ from udfs.heuristics import (
     GopherRepetition,
     SpanTokenizer,
     TextView,
+    configured_rules,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +122,30 @@ def test_decisions_match_datatrove(verdicts, our_views, name):
     report = f"{name}: {agreement:.2%} agreement on {len(docs)} documents\n" + "\n".join(disagreements)
     print(report)
     assert agreement >= 0.995, report
+
+
+def test_chain_decisions_and_texts_match_datatrove(verdicts):
+    """FineWeb's chain (C4 rewrites the text FineWeb's rules see): the same decisions, the same texts."""
+    docs, theirs = verdicts
+    differences, rewritten, compared = [], 0, 0
+    for doc in docs:
+        text, flags = chain(doc["text"], configured_rules())
+        peer = theirs[doc["id"]]
+        their_c4_text, after = peer["chain"]["c4_text"], peer["chain"]["fineweb_quality"]
+        keep_theirs = all(peer[n][0] for n in ("gopher_quality", "gopher_repetition", "c4_quality")) and after[0]
+        if (not flags) != keep_theirs:
+            differences.append(f"{doc['id']}: DataTrove {'keeps' if keep_theirs else 'drops'}, tierhouse {flags}")
+        if their_c4_text is not None:
+            compared += 1
+            rewritten += text != doc["text"]
+            if text != their_c4_text:
+                differences.append(f"{doc['id']}: texts differ ({len(text)} vs {len(their_c4_text)} characters)")
+    agreement = 1 - sum("texts differ" not in d for d in differences) / len(docs)
+    report = f"chain: {agreement:.2%} equal decisions on {len(docs)} documents; {compared} texts C4 kept, "
+    report += f"{rewritten} of them rewritten\n" + "\n".join(differences)
+    print(report)
+    assert rewritten > 50  # C4 really changed many texts, so the comparison says something
+    assert agreement >= 0.995 and not [d for d in differences if "texts differ" in d], report
 
 
 def test_word_counts_are_datatrove_s(verdicts, our_views):

@@ -10,7 +10,12 @@ import pytest
 from conftest import query
 from planted import jaccard, shingle_set
 
+from udfs import identity
+from udfs.chain import chain
+from udfs.extract import extract_html
+from udfs.heuristics import configured_rules, flag_texts
 from warehouse.build import run_build
+from warehouse.catalog import open_catalog
 from warehouse.ingest import ingest
 
 
@@ -31,6 +36,12 @@ def _near_copy(text: str) -> str:
     return " ".join("changed" if i % 60 == 30 else w for i, w in enumerate(words))
 
 
+def _data_files(settings, table: str) -> dict[str, int]:
+    """Path and size of every data file main reads."""
+    scan = open_catalog(settings).load_table(table).scan()
+    return {task.file.file_path: task.file.file_size_in_bytes for task in scan.plan_files()}
+
+
 def _build(settings, variables: str | None = None):
     return run_build(settings, quiet=True, variables=variables)
 
@@ -46,6 +57,8 @@ def test_near_duplicate_ingested_later_is_rejected_signing_only_new_texts(settin
         0
     ]
 
+    files_before = _data_files(settings, "tiers.l1_clean")
+
     copy = [{"text": _near_copy(speeches[2]["text"]), "origin": "copy"}]
     ingest([_jsonl(tmp_path / "b.jsonl", copy)], "mirror", settings=settings)
     second = _build(settings)
@@ -54,7 +67,18 @@ def test_near_duplicate_ingested_later_is_rejected_signing_only_new_texts(settin
     assert (stats["signed"], stats["clusters"], stats["near_duplicates"]) == (1, 1, 1)
     rows = query(settings, "SELECT source, kept, reject_reasons, near_dup_cluster FROM tiers.l1_clean "
                            "WHERE near_dup_cluster IS NOT NULL ORDER BY source")  # fmt: skip
-    assert rows == [("mirror", False, ["near_duplicate"], original), ("sotu", True, [], original)]
+    assert rows == [("mirror", False, ["near_duplicate"], original)]
+    assert query(settings, "SELECT kept, near_dup_cluster FROM tiers.l1_clean WHERE doc_id = ?", [original]) == [
+        (True, None)
+    ]
+    # the copy was appended: every file holding the earlier rows is still there, none was written again,
+    # and the build wrote one small file, which its record counts
+    files_after = _data_files(settings, "tiers.l1_clean")
+    added = {path: size for path, size in files_after.items() if path not in files_before}
+    assert files_before.items() <= files_after.items() and len(added) == 1
+    l1 = second.record["models"]["l1_clean"]
+    assert l1["bytes_written"] == sum(added.values()) < sum(files_before.values()) / 4
+    assert l1["table_bytes"] == sum(files_after.values())
     assert query(settings, "SELECT count(*) FROM ops.minhash") == [(9,)]
     assert second.record["models"]["l2_selected"]["rows_added"] == 0  # the copy never reaches L2
 
@@ -132,3 +156,35 @@ def test_a_648_kb_document_publishes_l1_rejected_as_too_long(settings, corpus, t
     assert row == [(len(long), False, True)]  # (Gopher's own word limit rejects it too)
     kept = query(settings, "SELECT count(*) FROM tiers.l1_clean WHERE kept")[0][0]
     assert kept >= 2 and query(settings, "SELECT count(*) FROM tiers.l2_selected") == [(kept,)]
+
+
+def test_code_profile_and_c4_rewrite_vars(settings, corpus):
+    """l1_source_rules re-judges a source's pages with code masked; l1_c4_rewrite stores C4's kept
+    lines as English L1 text (FineWeb's chain) while L0 keeps the page, and turning it off again
+    restores the extracted text."""
+    pages = corpus["debian_handbook"]
+    ingest(pages.paths, "docs", settings=settings, pattern="en-US/sect.ap*.html", uri_prefix=pages.uri_prefix)
+    published = lambda variables=None: _build(settings, variables).record["models"]["l1_clean"]["status"]  # noqa: E731
+    rows = "SELECT uri, text, quality_flags, content_hash, extractor FROM tiers.l1_clean ORDER BY 1"
+    assert published() == "published"
+    default = {r[0]: r[1:] for r in query(settings, rows)}
+    profile = "{l1_source_rules: {docs: {mask_code: true}}}"
+    assert published(profile) == "published"
+    masked = {r[0]: r[1:] for r in query(settings, rows)}
+    for uri, (text, found, *_) in masked.items():
+        assert text == default[uri][0] and found == flag_texts([text], ['{"mask_code": true}'])[0], uri
+    assert sum("```" in text for text, *_ in masked.values()) >= 4  # code came through as fences
+    rescued = [uri for uri in masked if default[uri][1] and not masked[uri][1]]
+    assert len(rescued) >= 3  # code-heavy pages that only the prose rules' view of code rejected
+
+    assert published("{l1_c4_rewrite: true, l1_source_rules: {docs: {mask_code: true}}}") == "published"
+    chained = {r[0]: r[1:] for r in query(settings, rows)}
+    content = dict(query(settings, "SELECT uri, content FROM tiers.l0_raw"))
+    for uri, (text, found, content_hash, extractor) in chained.items():
+        rules = configured_rules('{"mask_code": true}')
+        assert (text, found) == chain(extract_html(content[uri]).text, rules, mask_code=True), uri
+        assert content_hash == identity.content_hash(text) and "+c4chain-1@" in extractor
+    changed = [uri for uri in chained if chained[uri][0] != masked[uri][0]]
+    assert len(changed) >= 3 and all("```" not in chained[uri][0] for uri in changed)  # C4 keeps no code
+    assert published(profile) == "published"  # off again: every row re-extracted, the text restored
+    assert {r[0]: r[1:] for r in query(settings, rows)} == masked

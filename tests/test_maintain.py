@@ -97,8 +97,9 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
     assert all(current[name] == rows for name, rows in before_current.items() if name != "ops.builds")
     assert len(catalog.load_table("tiers.l0_raw").snapshots()) < l0_snapshots
     # the kept build exports byte for byte as before, time travel and diff still work
-    again = export_stage(catalog, "pretrain", Mixture({"l2": 1.0}, None), tmp_path / "e1-again", as_of="build-1",
-                         tokens=3_000)
+    again = export_stage(
+        catalog, "pretrain", Mixture({"l2": 1.0}, None), tmp_path / "e1-again", as_of="build-1", tokens=3_000
+    )
     assert {p.name: p.read_bytes() for p in first.folder.iterdir()} == {
         p.name: p.read_bytes() for p in again.folder.iterdir()
     }

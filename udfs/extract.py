@@ -2,7 +2,9 @@
 
 Resiliparse was picked by measurement (benchmarks/extract.py, on the bundled handbook pages): it
 runs about 20x faster than trafilatura and 3x faster than a plain tag-stripping parser, and
-drops navigation as well as trafilatura does while keeping section headings.
+drops navigation as well as trafilatura does while keeping section headings. Code blocks (``<pre>``,
+with any ``<code>`` inside) come out as Markdown fences (udfs/codeblocks.py), so code stays
+recognisable as code downstream.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from dataclasses import dataclass
 
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
+
+from udfs.boilerplate import article_span
+from udfs.codeblocks import fence
 
 
 @dataclass(frozen=True)
@@ -30,12 +35,29 @@ def _language_hint(tree: HTMLTree) -> str | None:
     return lang.strip().split("-")[0].split("_")[0].lower() or None
 
 
+def main_content(tree: HTMLTree) -> str:
+    """Resiliparse's main-content text of a parsed page: what L1 extracted before version 2."""
+    return extract_plain_text(tree, main_content=True, alt_texts=False, comments=False).strip()
+
+
+def _fence_code(tree: HTMLTree) -> None:
+    """Rewrite each ``<pre>`` block in place as its fenced text, before main-content extraction."""
+    if tree.body is None:
+        return
+    for pre in tree.body.query_selector_all("pre"):
+        if pre.text.strip():
+            pre.text = fence(pre.text)
+
+
 def extract_html(markup: str) -> Extracted:
-    """The main text of a page (no navigation, scripts, forms or comments), its title and language."""
+    """The main text of a page (no navigation, scripts, forms or comments, no headline, bylines or
+    related links around the article: udfs/boilerplate.py), its title and language."""
     try:
         tree = HTMLTree.parse(markup)
-        text = extract_plain_text(tree, main_content=True, alt_texts=False, comments=False).strip()
+        _fence_code(tree)
+        text = main_content(tree)
         title, hint = (tree.title or "").strip() or None, _language_hint(tree)
+        text = article_span(text, title)
     except Exception as exc:  # noqa: BLE001 - a parser failure is recorded on the row, never raised mid-build
         return Extracted("", error=f"parser_error: {type(exc).__name__}: {exc}")
     if not text:

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 import regex
 
+from udfs import codeblocks
+
 # Punctuation as DataTrove counts it: ASCII punctuation, typographic quotes and dashes, CJK and
 # full-width marks, and the C0/C1 control characters other than tab and newline.
 PUNCTUATION = (
@@ -388,7 +390,9 @@ class C4Quality:
         filter_javascript: bool = True,
         filter_curly_bracket: bool = True,
         filter_policy: bool = True,
+        filter_no_terminal_punct: bool = True,  # FineWeb's recipe sets it false: lines need no end mark
     ) -> None:
+        self.filter_no_terminal_punct = filter_no_terminal_punct
         self.min_num_sentences, self.min_words_per_line = min_num_sentences, min_words_per_line
         self.max_word_length = max_word_length
         self.filter_lorem_ipsum, self.filter_javascript = filter_lorem_ipsum, filter_javascript
@@ -406,7 +410,7 @@ class C4Quality:
             if self.max_word_length != -1 and any(len(p) > self.max_word_length for p in parts):
                 continue
             line = _CITATION.sub("", line)
-            if not line.endswith((".", "?", "!", '"', "'")) or line.endswith("..."):
+            if self.filter_no_terminal_punct and (not line.endswith((".", "?", "!", '"', "'")) or line.endswith("...")):
                 continue
             if len(parts) < self.min_words_per_line:
                 continue
@@ -425,13 +429,17 @@ class C4Quality:
             kept.append(line)
         return kept, sentences, None
 
-    def filter(self, view: TextView) -> str | None:
-        _, sentences, reason = self.kept_lines(view)
+    def rewrite(self, view: TextView) -> tuple[str | None, str | None]:
+        """(the page as DataTrove's filter leaves it: its kept lines, or None if dropped; the reason)."""
+        kept, sentences, reason = self.kept_lines(view)
         if reason:
-            return reason
+            return None, reason
         if self.min_num_sentences != -1 and sentences < self.min_num_sentences:
-            return "too_few_sentences"
-        return None
+            return None, "too_few_sentences"
+        return "\n".join(kept).strip(), None
+
+    def filter(self, view: TextView) -> str | None:
+        return self.rewrite(view)[1]
 
 
 class C4BadWords:
@@ -490,11 +498,25 @@ RULE_TYPES = {rule.name: rule for rule in (GopherQuality, GopherRepetition, C4Qu
 DEFAULT_RULES = tuple(rule() for rule in RULE_TYPES.values())
 
 
+MASK_CODE = "mask_code"  # a profile key beside the rules: judge the text with its fenced code blocks removed
+
+
+@lru_cache(maxsize=32)
+def masks_code(overrides: str = "{}") -> bool:
+    """Whether a rule profile (``l1_rules`` merged with the source's ``l1_source_rules``) masks code."""
+    value = (json.loads(overrides or "{}") or {}).get(MASK_CODE, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"l1_source_rules: {MASK_CODE} must be true or false, not {value!r}")
+    return value
+
+
 @lru_cache(maxsize=32)
 def configured_rules(overrides: str = "{}") -> tuple:
     """The rule set with DataTrove's defaults changed by JSON ``{"<rule>": {"<parameter>": value}}``;
     ``{"<rule>": false}`` turns a rule off. This is how the ``l1_rules`` dbt var reaches the rules."""
     changes = json.loads(overrides or "{}")
+    if isinstance(changes, dict):
+        changes.pop(MASK_CODE, None)
     if not isinstance(changes, dict) or set(changes) - set(RULE_TYPES):
         raise ValueError(
             f"l1_rules names unknown rules {sorted(set(changes) - set(RULE_TYPES))}; known: {sorted(RULE_TYPES)}"
@@ -517,7 +539,11 @@ def flags(view: TextView, rules: Iterable = DEFAULT_RULES) -> list[str]:
 
 
 def flag_texts(texts: list[str], overrides: list[str] | None = None) -> list[list[str]]:
-    """:func:`flags` for a batch of texts, tokenised together; ``overrides`` holds each text's
-    :func:`configured_rules` JSON (one value in practice: a SQL constant)."""
-    rule_sets = [configured_rules(o) for o in overrides] if overrides else [DEFAULT_RULES] * len(texts)
-    return [flags(TextView(text), rules) for text, rules in zip(texts, rule_sets, strict=True)]
+    """:func:`flags` for a batch of texts; ``overrides`` holds each text's :func:`configured_rules` JSON
+    (its source's profile), which may mask fenced code blocks for the rules."""
+    if not overrides:
+        return [flags(TextView(text)) for text in texts]
+    return [
+        flags(TextView(codeblocks.mask(text) if masks_code(o) else text), configured_rules(o))
+        for text, o in zip(texts, overrides, strict=True)
+    ]

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 import pyarrow as pa
 
-from udfs import dedup, extract, facts, heuristics, identity, langid, repairs
+from udfs import chain, dedup, extract, facts, heuristics, identity, langid, repairs
 from udfs.editors import guards, triage
 from udfs.knowledge import qa
 from udfs.scorers import sql as scorers
@@ -55,7 +55,7 @@ UDFS: tuple[Udf, ...] = (
         ("VARCHAR", "VARCHAR"),
         "STRUCT(text VARCHAR, title VARCHAR, language_hint VARCHAR, error VARCHAR)",
         _struct(text=pa.large_string(), title=pa.string(), language_hint=pa.string(), error=pa.string()),
-        version="resiliparse-1",
+        version="resiliparse-2",  # 2: code blocks fenced, boilerplate line pass
     ),
     Udf(
         "th_language",
@@ -72,6 +72,14 @@ UDFS: tuple[Udf, ...] = (
         ("VARCHAR", "VARCHAR"),
         "VARCHAR[]",
         pa.list_(pa.string()),
+        batch=True,
+    ),
+    Udf(
+        "th_c4_chain",
+        chain.chain_texts,
+        ("VARCHAR", "VARCHAR"),
+        "STRUCT(text VARCHAR, flags VARCHAR[])",
+        _struct(text=pa.large_string(), flags=pa.list_(pa.string())),
         batch=True,
     ),
     Udf("th_minhash", dedup.signature_texts, ("VARCHAR",), "BLOB", pa.binary(), batch=True),

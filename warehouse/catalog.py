@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import CommitFailedException
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
 from warehouse.config import Settings
@@ -19,10 +19,27 @@ T = TypeVar("T")
 RETRYABLE = (CommitFailedException, OperationalError, sqlite3.OperationalError)
 
 
+def catalog_properties(name: str) -> dict[str, str]:
+    """What pyiceberg's configuration (``~/.pyiceberg.yaml``, ``PYICEBERG_CATALOG__*``) says of ``name`` now.
+
+    Read afresh on each call: pyiceberg reads its own once, at import, so a process whose environment
+    changed later would otherwise open a catalog other than the one DuckDB is given credentials for.
+    """
+    from pyiceberg.utils.config import Config
+
+    return {k: str(v) for k, v in (Config().get_catalog_config(name) or {}).items()}
+
+
 def open_catalog(settings: Settings) -> Catalog:
     """The configured catalog: the embedded SQLite one unless ``TIERHOUSE_CATALOG`` names another."""
     if not settings.embedded:
-        return load_catalog(settings.catalog_name)
+        properties = catalog_properties(settings.catalog_name)
+        try:
+            return load_catalog(settings.catalog_name, **properties)
+        except (IntegrityError, ProgrammingError):
+            # a SQL catalog creates its own tables on first use, checking first: on PostgreSQL two
+            # processes opening a new catalog at once both create, and the loser fails; they exist now
+            return load_catalog(settings.catalog_name, **properties)
     from pyiceberg.catalog.sql import SqlCatalog
 
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)

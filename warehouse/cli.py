@@ -18,6 +18,7 @@ from warehouse.corpus import CorpusError, load_manifest, prepare
 from warehouse.evaluate.commands import COMMANDS as EVALUATE_COMMANDS
 from warehouse.export.commands import COMMANDS as EXPORT_COMMANDS
 from warehouse.ingest import FORMATS, IngestSummary, ingest
+from warehouse.objectstore import redact
 from warehouse.query import connect
 from warehouse.tables import ALL_TABLES, init_warehouse, resolve_name
 
@@ -27,7 +28,7 @@ err = Console(stderr=True)
 
 INGEST_EXIT_CODES = """\b
 Exit codes:
-  0  at least one record was read (rejects are quarantined, not errors)
+  0  at least one record was read (rejects are quarantined, not errors; skips count as read)
   1  nothing could be read: every input was missing, unreadable or rejected
   2  bad usage (unknown option, missing --source)
 """
@@ -37,7 +38,24 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class RedactingGroup(click.Group):
+    """Commands whose errors never show a credential: a message holding a configured secret is masked."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = redact(exc.message, load_settings())
+            raise
+        except Exception as exc:
+            settings = load_settings()
+            text = f"{type(exc).__name__}: {exc}"
+            if redact(text, settings) == text:
+                raise
+            raise click.ClickException(redact(text, settings)) from None
+
+
+@click.group(cls=RedactingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     envvar="TIERHOUSE_HOME",
@@ -74,6 +92,7 @@ def print_summary(summary: IngestSummary) -> None:
         ("duplicates in this input", summary.duplicates_in_input),
         ("duplicates already in L0", summary.duplicates_in_l0),
         ("quarantined", summary.quarantined),
+        ("skipped (redirects, non-articles)", summary.skipped),
         ("throughput", f"{summary.docs_per_second:,.0f} docs/s, {summary.mb_per_second:,.1f} MB/s"),
     ]:
         table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
@@ -83,6 +102,8 @@ def print_summary(summary: IngestSummary) -> None:
         out.print(f"  [yellow]{reason}[/] × {count:,}  e.g. {ex['file']} {ex['location']}: {ex['message']}")
     if summary.quarantined:
         out.print("  rejected inputs are in ops.quarantine with their raw bytes")
+    for reason, count in sorted(summary.skipped_by_reason.items()):
+        out.print(f"  skipped [cyan]{reason}[/] × {count:,}")
 
 
 @main.command("ingest", epilog=INGEST_EXIT_CODES)
@@ -96,6 +117,11 @@ def print_summary(summary: IngestSummary) -> None:
 @click.option("--glob", "pattern", help="Only read files under directories that match this pattern, e.g. '*.html'.")
 @click.option("--uri-prefix", help="Write URIs as PREFIX/relative-path instead of file:// URIs.")
 @click.option("--max-record-bytes", type=int, help="Quarantine records larger than this (default 16 MiB).")
+@click.option(
+    "--wiki-infobox",
+    is_flag=True,
+    help="MediaWiki dumps: keep each article's infobox parameters as facts in extra.infobox (for L4).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
 @click.pass_context
@@ -109,12 +135,16 @@ def ingest_cmd(
     pattern: str | None,
     uri_prefix: str | None,
     max_record_bytes: int | None,
+    wiki_infobox: bool,
     as_json: bool,
     progress: bool | None,
 ) -> None:
-    """Read PATHS (files or folders; JSONL[.gz|.zst], Parquet, text/Markdown, HTML, WARC) into tiers.l0_raw.
+    """Read PATHS (files or folders; JSONL[.gz|.bz2|.zst], Parquet, text/Markdown, HTML, WARC, MediaWiki XML
+    dumps) into tiers.l0_raw.
 
-    Re-ingesting the same input adds nothing; bad records go to ops.quarantine with the reason.
+    A file whose root element is <mediawiki> is read as a dump, whatever its name: one plain-text
+    document per article; redirects and other namespaces are counted as skipped. Re-ingesting the
+    same input adds nothing; bad records go to ops.quarantine with the reason.
     """
     settings = _settings(ctx).with_overrides(max_record_bytes=max_record_bytes)
     summary = ingest(
@@ -126,13 +156,14 @@ def ingest_cmd(
         id_field=id_field,
         pattern=pattern,
         uri_prefix=uri_prefix,
+        wiki_infobox=wiki_infobox,
         show_progress=progress,
     )
     if as_json:
         click.echo(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
         print_summary(summary)
-    if summary.ingested + summary.duplicates == 0:
+    if summary.ingested + summary.duplicates + summary.skipped == 0:
         err.print(f"ingest: nothing could be read from {len(paths)} path(s) ({summary.quarantined} rejected)")
         ctx.exit(1)
 
@@ -365,13 +396,21 @@ def _gate_summary(m: dict) -> str:
     return ", ".join(parts)
 
 
+def _written(m: dict) -> str:
+    """Bytes the build wrote to a tier, and their share of the tier's bytes."""
+    written, total = m.get("bytes_written", 0), m.get("table_bytes", 0)
+    if not written:
+        return "0"
+    return f"{written / 1e6:,.1f} MB ({written / total:.0%})" if total else f"{written / 1e6:,.1f} MB"
+
+
 def print_build(record: dict | None) -> None:
     """Per tier: what the build did, rows entered and left, and the gate's verdict."""
     if record is None:
         out.print("no build was recorded")
         return
     view = Table(
-        "tier", "result", "rows", "entered", "left", "gate", "snapshot",
+        "tier", "result", "rows", "entered", "left", "written", "gate", "snapshot",
         title=f"build {record['build_id']}: {record['status']}",
     )  # fmt: skip
     tests = record["models"].get("dbt_tests", {})
@@ -382,20 +421,24 @@ def print_build(record: dict | None) -> None:
             f"{m.get('total_rows', 0):,}",
             f"+{m.get('rows_added', 0):,}",
             f"-{m.get('rows_removed', 0):,}",
+            _written(m),
             _gate_summary(m),
             str(m.get("snapshot_id") or ""),
         )
         for c in m.get("gate") or []:
             if not c["success"]:
                 failed = f"[red]{c['expectation']}({c['column']})[/]"
-                view.add_row("", failed, "", "", "", c["observed"], c["threshold"])
+                view.add_row("", failed, "", "", "", "", c["observed"], c["threshold"])
         for d in (m.get("drift") or {}).get("checks", []):
             if d["verdict"] in ("failed", "accepted"):
                 shown = f"{d['observed']:.3f} (was {d['previous']:.3f})"
-                view.add_row("", f"[red]{d['metric']}[/] {d['source']}", "", "", "", f"{d['verdict']}: {shown}",
+                view.add_row("", f"[red]{d['metric']}[/] {d['source']}", "", "", "", "", f"{d['verdict']}: {shown}",
                              d["allowed"])  # fmt: skip
+        for r in (m.get("operators") or {}).get("retrained", []):
+            view.add_row("", f"[yellow]retrained {r['scorer']}[/]: {r['rescored']:,} texts rescored on purpose",
+                         *[""] * 6)  # fmt: skip
         if m.get("failed_rows"):
-            view.add_row("", f"{m['failed_rows']:,} rows failed a row check: ops.gate_failures", "", "", "", "", "")
+            view.add_row("", f"{m['failed_rows']:,} rows failed a row check: ops.gate_failures", *[""] * 6)
     out.print(view)
     if tests:
         passed = sum(1 for status in tests.values() if status == "pass")
@@ -415,6 +458,10 @@ def print_build(record: dict | None) -> None:
 )  # fmt: skip
 @click.option("--reason", help="Why the drift is accepted; recorded in ops.builds with who accepted which checks.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another build is running, instead of waiting.")
+@click.option(
+    "--report/--no-report", "write", default=None,
+    help="Write the build's HTML report to <lake>/reports/build-N.html (default: on unless $TIERHOUSE_REPORT=0).",
+)  # fmt: skip
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -425,6 +472,7 @@ def build(
     no_wait: bool,
     accept: tuple[str, ...],
     reason: str | None,
+    write: bool | None,
 ) -> None:
     """Run `dbt build` over the lake: every tier written, gated and published; the build is recorded.
 
@@ -452,8 +500,44 @@ def build(
     except BuildLockBusy as exc:
         raise click.ClickException(str(exc)) from exc
     print_build(outcome.record)
+    _build_report(_settings(ctx), outcome.record, write)
     if not outcome.success:
         ctx.exit(1)
+
+
+def _build_report(settings: Settings, record: dict | None, write: bool | None = None) -> None:
+    """Write and name the report of the build just run, unless turned off (flag, else $TIERHOUSE_REPORT)."""
+    from warehouse.report import report_enabled, write_report
+
+    if record is None or not (report_enabled() if write is None else write):
+        return
+    try:
+        path = write_report(settings, settings.home / "reports", build_id=record["build_id"])
+    except Exception as exc:  # the build itself is done and recorded: a page that cannot be written is said
+        err.print(f"report not written ({type(exc).__name__}: {exc}); retry with `tierhouse report --out DIR`")
+        return
+    click.echo(f"report: {path}")
+
+
+@main.command()
+@click.option("--build", "build_id", type=int, help="Build to report on (default: the newest).")
+@click.option("--against", type=int, help="Build to diff against (default: the one before it).")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+    help="Folder to write build-N.html into (created if missing).",
+)  # fmt: skip
+@click.pass_context
+def report(ctx: click.Context, build_id: int | None, against: int | None, out_dir: Path) -> None:
+    """Write one self-contained HTML page about a build: tier funnel, rejections, scores, edits, QA verdicts,
+    gates, diff and cost, each table beside the time-travel SQL that reproduces it. No server, no network."""
+    from warehouse.report import write_report
+    from warehouse.report.pins import ReportError
+
+    try:
+        path = write_report(_settings(ctx), out_dir, build_id=build_id, against=against)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"report: {path}")
 
 
 @main.command()
@@ -611,6 +695,7 @@ def quickstart(ctx: click.Context, progress: bool | None) -> None:
     outcome = run_build(settings)  # dbt's own lines show each model's progress
     print_build(outcome.record)
     print_status(settings)
+    _build_report(settings, outcome.record)
     if not outcome.success:
         ctx.exit(1)
 

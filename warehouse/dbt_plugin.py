@@ -32,7 +32,7 @@ from warehouse.fingerprint import inputs_seen, is_current
 from warehouse.fuzzy import deduplicate, mark_near_duplicates
 from warehouse.publish import publish, scan_sql, skip_unchanged
 from warehouse.query import register_table, register_tables
-from warehouse.tables import init_warehouse, resolve_name
+from warehouse.tables import SCORES, init_warehouse, resolve_name
 from warehouse.timetravel import prepare
 
 #: The build the current dbt invocation belongs to, readable by ``tierhouse build`` in-process.
@@ -105,6 +105,8 @@ class Plugin(BasePlugin):
             return
         cursor = self.conn.cursor()
         try:
+            if tdef.name == SCORES.name:
+                self._note_retrained(cursor, str(target_config.relation))
             result = publish(
                 cursor,
                 self.catalog,
@@ -117,6 +119,7 @@ class Plugin(BasePlugin):
                 code=with_operators(config["code"]),
             )
         except GateFailed as failed:
+            failed.result.operators = self.operators.pop(tdef.name, {})
             build.record(failed.result)
             raise DbtRuntimeError(str(failed)) from failed
         finally:
@@ -143,6 +146,33 @@ class Plugin(BasePlugin):
         finally:
             cursor.close()
         self.operators[target] = {"fuzzy_dedup": {"config": config.key, "threshold": config.threshold, **asdict(stats)}}
+
+    def _note_retrained(self, cursor: DuckDBPyConnection, staging: str) -> None:
+        """Record which distilled classifiers this build replaced, and how many scores that moved.
+
+        A retrained classifier rescores every text it scores, on purpose: the build record says
+        so, which is why such a build writes far more of ops.scores and L2 than its change in rows.
+        """
+        table = self.catalog.load_table(SCORES.name)
+        if table.metadata.current_snapshot_id is None:
+            return
+        main = scan_sql(table)
+        replaced = cursor.execute(
+            f"""WITH old AS (SELECT scorer, prompt_version, any_value(model) AS model, count(*) AS scores
+                             FROM {main} WHERE scorer LIKE '%-distilled' GROUP BY ALL),
+                     new AS (SELECT scorer, prompt_version, any_value(model) AS model, count(*) AS scores
+                             FROM {staging} WHERE scorer LIKE '%-distilled' GROUP BY ALL)
+                SELECT new.scorer, new.prompt_version, old.model, new.model, new.scores
+                FROM new JOIN old USING (scorer, prompt_version) WHERE old.model <> new.model
+                ORDER BY ALL"""
+        ).fetchall()
+        if replaced:
+            self.operators[SCORES.name] = {
+                "retrained": [
+                    {"scorer": scorer, "prompt_version": version, "from": old, "to": new, "rescored": n}
+                    for scorer, version, old, new, n in replaced
+                ]
+            }
 
     def _register_previous(self, target: str, inputs: list[str], code: str) -> None:
         """Views ``tierhouse_prev.<input>``: each input as the model last consumed it (empty if never,

@@ -1,4 +1,4 @@
-"""DuckDB connections with the packaged Iceberg extension loaded, fully offline."""
+"""DuckDB connections with the packaged Iceberg extension loaded, fully offline (httpfs too for an S3 warehouse)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from functools import cache
 from pathlib import Path
 
 import duckdb
+
+from warehouse.config import load_settings
+from warehouse.objectstore import attach_s3, s3_access
 
 
 @cache
@@ -35,9 +38,13 @@ def new_connection(database: str = ":memory:", memory_limit: str | None = None) 
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
-    """Load the packaged avro and iceberg extensions (iceberg reads its manifests with avro)."""
+    """Load the packaged avro and iceberg extensions (iceberg reads its manifests with avro), and
+    ``httpfs`` with the catalog's S3 credentials when the warehouse is on object storage."""
     for name in ("avro", "iceberg"):
         con.execute(f"LOAD '{_extension_path(name)}'")
+    access = s3_access(load_settings())
+    if access is not None:
+        attach_s3(con, access, _extension_path("httpfs"))
 
 
 def quote_literal(value: str) -> str:

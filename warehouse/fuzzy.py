@@ -209,7 +209,11 @@ def clusters(con: duckdb.DuckDBPyConnection, relation: str, config: MinHashConfi
 
 
 def mark_near_duplicates(con: duckdb.DuckDBPyConnection, staging: str, found: pa.Table) -> int:
-    """Set ``near_dup_cluster`` (the keeper's ``doc_id``) on every member; reject all but the keeper."""
+    """Reject every member but the keeper as ``near_duplicate``, naming the keeper in ``near_dup_cluster``.
+
+    The keeper's own row is left as it was: a copy arriving later changes only its own row, so an
+    incremental build appends it instead of rewriting the data file that holds the earlier one.
+    """
     con.execute(f"ALTER TABLE {staging} ADD COLUMN IF NOT EXISTS near_dup_cluster VARCHAR")
     con.register("tierhouse_fuzzy_found", found)
     try:
@@ -217,11 +221,10 @@ def mark_near_duplicates(con: duckdb.DuckDBPyConnection, staging: str, found: pa
             f"""
             UPDATE {staging} AS s SET
                 near_dup_cluster = c.keeper,
-                kept = (s.doc_id = c.keeper),
-                reject_reasons = CASE WHEN s.doc_id = c.keeper THEN s.reject_reasons
-                                      ELSE list_append(s.reject_reasons, 'near_duplicate') END
+                kept = false,
+                reject_reasons = list_append(s.reject_reasons, 'near_duplicate')
             FROM tierhouse_fuzzy_found c
-            WHERE s.content_hash = c.content_hash AND s.kept
+            WHERE s.content_hash = c.content_hash AND s.kept AND s.doc_id <> c.keeper
             """
         )
     finally:

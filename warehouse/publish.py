@@ -46,6 +46,8 @@ class ModelResult:
     gate: list[dict[str, Any]] = field(default_factory=list)
     drift: dict[str, Any] = field(default_factory=dict)  # distribution checks against main (expectations/drift.py)
     failed_rows: int = 0  # rows that failed a row expectation, kept in ops.gate_failures
+    bytes_written: int = 0  # data-file bytes the build wrote to the table (rewritten files included)
+    table_bytes: int = 0  # data-file bytes of the table after the build
     seconds: float = 0.0
     operators: dict[str, Any] = field(default_factory=dict)  # what Python operators did to the staged rows
 
@@ -96,6 +98,20 @@ def _is_ancestor(table: Table, ancestor: int, snapshot_id: int) -> bool:
             return True
         current = table.snapshot_by_id(current.parent_snapshot_id) if current.parent_snapshot_id else None
     return False
+
+
+def written_bytes(table: Table, since: int, until: int) -> tuple[int, int]:
+    """Data-file bytes committed after snapshot ``since`` up to ``until``, and the table's bytes at ``until``.
+
+    Read from the snapshot summaries, so it costs no file access. Copy-on-write deletes show up
+    here as the files they wrote again: the number that says whether a change was cheap.
+    """
+    added, snapshot = 0, table.snapshot_by_id(until)
+    total = int(snapshot.summary.additional_properties.get("total-files-size", 0))
+    while snapshot is not None and snapshot.snapshot_id != since:
+        added += int(snapshot.summary.additional_properties.get("added-files-size", 0))
+        snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
+    return added, total
 
 
 def _row_batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pd.DataFrame]:
@@ -208,6 +224,7 @@ def publish(
         table.manage_snapshots().create_tag(main, tag).commit()
         remember(catalog, table, list(inputs), code)
         outcome.total_rows = con.execute(f"SELECT count(*) FROM {scan_sql(table, main)}").fetchone()[0]
+        outcome.table_bytes = written_bytes(table, main, main)[1]
         outcome.seconds = time.perf_counter() - started
         return outcome
 
@@ -221,6 +238,7 @@ def publish(
             tx.append(pa.Table.from_batches(added.to_batches(), schema=added.schema).cast(tdef.schema), branch=AUDIT)
     audit = table.metadata.refs[AUDIT].snapshot_id
     outcome.audit_snapshot_id = audit
+    outcome.bytes_written, outcome.table_bytes = written_bytes(table, main, audit)
     outcome.rows_added = added.num_rows
     outcome.rows_removed = len(removed_keys)
     if not _is_ancestor(table, main, audit):

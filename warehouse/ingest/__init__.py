@@ -14,7 +14,7 @@ from pyiceberg.catalog import Catalog
 from warehouse.catalog import open_catalog
 from warehouse.config import Settings, load_settings
 from warehouse.ingest.readers import FORMATS, READERS, ReadOptions, expand_inputs
-from warehouse.ingest.records import Document
+from warehouse.ingest.records import Document, Skip
 from warehouse.ingest.summary import IngestSummary
 from warehouse.ingest.writer import IngestWriter
 from warehouse.progress import progress_bar
@@ -36,9 +36,10 @@ def ingest(
     id_field: str | None = None,
     pattern: str | None = None,
     uri_prefix: str | None = None,
+    wiki_infobox: bool = False,
     show_progress: bool | None = None,
 ) -> IngestSummary:
-    """Ingest ``paths`` as ``source``; returns the summary (read = ingested + duplicates + quarantined)."""
+    """Ingest ``paths`` as ``source``; returns the summary (read = ingested + duplicates + quarantined + skipped)."""
     if not source or not source.strip():
         raise ValueError("ingest: --source must name the source (for example 'crawl-2026-11')")
     settings = settings or load_settings()
@@ -49,12 +50,14 @@ def ingest(
     started = time.perf_counter()
     writer = IngestWriter(catalog, settings, summary)
     with progress_bar(f"ingest {source}", summary.bytes_read, enabled=show_progress) as advance:
-        options = ReadOptions(text_field, id_field, settings.max_record_bytes, advance)
+        options = ReadOptions(text_field, id_field, settings.max_record_bytes, advance, wiki_infobox)
         for item_file in inputs:
             for item in READERS[item_file.format].read(item_file.path, item_file.uri, options):
                 summary.read += 1
                 if isinstance(item, Document):
                     writer.add_document(item)
+                elif isinstance(item, Skip):
+                    summary.count_skip(item)
                 else:
                     summary.count_rejection(item)
                     writer.add_rejection(item)

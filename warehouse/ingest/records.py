@@ -26,6 +26,15 @@ class Reason(StrEnum):
     EMPTY_FILE = "empty_file"
     BINARY_FILE = "binary_file"
     UNSUPPORTED_CONTENT = "unsupported_content_type"
+    INVALID_XML = "invalid_xml"
+
+
+class SkipReason(StrEnum):
+    """Why a well-formed record was passed over on purpose: counted, never quarantined."""
+
+    REDIRECT = "redirect"
+    NON_ARTICLE_NAMESPACE = "non_article_namespace"
+    NOT_WIKITEXT = "not_wikitext"
 
 
 @dataclass(slots=True)
@@ -50,6 +59,16 @@ class Rejection:
     message: str
     raw: bytes
     raw_length: int | None = None  # the full length when ``raw`` holds only a prefix
+
+
+@dataclass(slots=True)
+class Skip:
+    """A record that is fine but not a document by policy (a wiki redirect, a talk page)."""
+
+    file: str
+    location: str
+    reason: SkipReason
+    message: str
 
 
 def doc_id(doc: Document) -> str:

@@ -1,15 +1,15 @@
-"""The account an ingest gives of itself: every record read is ingested, a duplicate, or quarantined."""
+"""The account an ingest gives of itself: every record read is ingested, a duplicate, quarantined or skipped."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from warehouse.ingest.records import Rejection
+from warehouse.ingest.records import Rejection, Skip
 
 
 @dataclass
 class IngestSummary:
-    """Counts for one ingest run; ``read == ingested + duplicates + quarantined`` always holds."""
+    """Counts for one ingest run; ``read == ingested + duplicates + quarantined + skipped`` always holds."""
 
     source: str
     ingest_batch: str
@@ -22,6 +22,8 @@ class IngestSummary:
     quarantined: int = 0
     quarantine_rows_added: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
     examples: dict[str, dict[str, str]] = field(default_factory=dict)
     snapshots: list[int] = field(default_factory=list)
     seconds: float = 0.0
@@ -32,7 +34,7 @@ class IngestSummary:
 
     @property
     def balanced(self) -> bool:
-        return self.read == self.ingested + self.duplicates + self.quarantined
+        return self.read == self.ingested + self.duplicates + self.quarantined + self.skipped
 
     @property
     def docs_per_second(self) -> float:
@@ -50,6 +52,12 @@ class IngestSummary:
         self.examples.setdefault(
             reason, {"file": rejection.file, "location": rejection.location, "message": rejection.message}
         )
+
+    def count_skip(self, skip: Skip) -> None:
+        """Tally one record passed over on purpose (a redirect, a talk page)."""
+        self.skipped += 1
+        reason = str(skip.reason)
+        self.skipped_by_reason[reason] = self.skipped_by_reason.get(reason, 0) + 1
 
     def to_dict(self) -> dict:
         """A JSON-ready view, derived figures included."""

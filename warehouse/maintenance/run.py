@@ -80,8 +80,7 @@ def maintain(
             unused = files.orphans(table, kept, grace_s)
             removable = [o for o in unused if not o.too_recent]
             if not dry_run:
-                for orphan in removable:
-                    orphan.path.unlink(missing_ok=True)
+                files.remove(table, removable)
             report.tables.append(
                 TableReport(
                     tdef.name, len(table_plan.keep), len(table_plan.expire), table_plan.drop_tags,

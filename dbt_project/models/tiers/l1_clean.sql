@@ -9,9 +9,15 @@
     rules are defined for. They are computed again only when l1_rules or the rules' version changes.
   - The length, language and exact-duplicate rules re-apply every build from stored measurements,
     so changing one of their vars re-decides old rows.
+  - Var l1_c4_rewrite (off by default): FineWeb's chain. English text becomes the lines C4's filter
+    kept (udfs/chain.py), so FineWeb's rules, both dedups, the content hash and later tiers see that
+    text; language ID and Gopher judge the extracted text. Its rules then count as part of extraction
+    (column extractor), so changing the var or l1_rules re-extracts every row.
   - Near-duplicates: after this query, the fuzzy_dedup operator (warehouse/fuzzy.py) clusters the
-    rows still kept with MinHash-LSH (var l1_fuzzy_dedup), sets near_dup_cluster to each cluster's
-    earliest-ingested document and rejects the others as near_duplicate.
+    rows still kept with MinHash-LSH (var l1_fuzzy_dedup) and rejects every member but the cluster's
+    earliest-ingested document as near_duplicate, naming that keeper in near_dup_cluster.
+  - Neither rule touches the row of the copy that is kept: dup_cluster and near_dup_cluster are
+    set on the later copies only, so new duplicates never rewrite stored rows.
 -#}
 {{ config(strategy='incremental', fuzzy_dedup=var('l1_fuzzy_dedup')) }}
 
@@ -35,10 +41,26 @@ fresh as materialized (
     select
         doc_id, source, uri, x.text as text, x.title as title, x.language_hint as language_hint,
         x.error as extraction_error,
-        th_content_hash(x.text) as content_hash,
         th_language(x.text) as lang
     from extracted
 ),
+
+{% if var('l1_c4_rewrite') -%}
+chained as materialized (
+    -- FineWeb's chain (udfs/chain.py): English text becomes the lines C4 kept, later rules judge those
+    select *, case when lang.language = 'en' then th_c4_chain(text, {{ l1_rules_literal() }}) end as chain
+    from fresh
+),
+
+rewritten as (
+    select * exclude (chain) replace (coalesce(chain.text, text) as text), chain.flags as chain_flags
+    from chained
+),
+{%- else -%}
+rewritten as (
+    select *, cast(null as varchar[]) as chain_flags from fresh
+),
+{%- endif %}
 
 measured as (
     select
@@ -48,14 +70,14 @@ measured as (
     where doc_id in (select doc_id from l0)
     union all by name
     select
-        doc_id, source, uri, content_hash, text, title, language_hint, extraction_error,
+        doc_id, source, uri, th_content_hash(text) as content_hash, text, title, language_hint, extraction_error,
         lang.language as language,
         lang.score as language_score,
         length(text) as n_chars,
         case when trim(text) = '' then 0 else len(string_split_regex(trim(text), '\s+')) end as n_words,
-        cast(null as varchar) as quality_rules,
-        cast(null as varchar[]) as quality_flags
-    from fresh
+        case when chain_flags is not null then {{ l1_rules_key() }} end as quality_rules,
+        chain_flags as quality_flags
+    from rewritten
 ),
 
 flagged as (
@@ -75,8 +97,7 @@ ranked as (
     select
         m.*,
         row_number() over same_text as copy_number,
-        first_value(m.doc_id) over same_text as first_copy,
-        count(*) over (partition by m.content_hash) as copies
+        first_value(m.doc_id) over same_text as first_copy
     from flagged m
     join l0 using (doc_id)
     window same_text as (partition by m.content_hash order by l0.ingested_at, m.doc_id)
@@ -103,6 +124,8 @@ select
     quality_rules, quality_flags,
     len(reject_reasons) = 0 as kept,
     reject_reasons,
-    case when copies > 1 then first_copy end as dup_cluster,
+    -- a later copy names the first; the first copy's row stays as it was (a copy arriving later
+    -- appends one row instead of rewriting the data file that holds the original)
+    case when copy_number > 1 then first_copy end as dup_cluster,
     cast(null as varchar) as near_dup_cluster
 from ruled

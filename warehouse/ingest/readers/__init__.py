@@ -10,12 +10,14 @@ from pathlib import Path
 from warehouse.ingest.readers.base import Item, Reader, ReadOptions
 from warehouse.ingest.readers.html import HtmlFileReader
 from warehouse.ingest.readers.jsonl import JsonlReader
+from warehouse.ingest.readers.mediawiki import MediaWikiReader, is_mediawiki_dump
 from warehouse.ingest.readers.parquet import ParquetReader
 from warehouse.ingest.readers.textfiles import TextFileReader
 from warehouse.ingest.readers.warc import WarcReader
 
 READERS: dict[str, Reader] = {
-    r.name: r for r in (JsonlReader(), ParquetReader(), TextFileReader(), HtmlFileReader(), WarcReader())
+    r.name: r
+    for r in (JsonlReader(), ParquetReader(), TextFileReader(), HtmlFileReader(), WarcReader(), MediaWikiReader())
 }
 FORMATS = tuple(READERS)
 
@@ -31,15 +33,19 @@ _BY_SUFFIX = {
     ".htm": "html",
     ".xhtml": "html",
 }
-_COMPRESSION = {".gz", ".gzip", ".zst", ".zstd"}
+_COMPRESSION = {".gz", ".gzip", ".bz2", ".bzip2", ".zst", ".zstd"}
 
 
 def detect_format(path: Path) -> str:
-    """The format a file's name implies (``data.jsonl.zst`` is jsonl); anything unknown is text."""
+    """The format a file's name implies (``data.jsonl.zst`` is jsonl), else what its content shows:
+    a ``<mediawiki>`` root element makes a dump whatever the name; anything else is text."""
     suffixes = [s.lower() for s in path.suffixes]
     while suffixes and suffixes[-1] in _COMPRESSION:
         suffixes.pop()
-    return _BY_SUFFIX.get(suffixes[-1], "text") if suffixes else "text"
+    by_name = _BY_SUFFIX.get(suffixes[-1], "text") if suffixes else "text"
+    if by_name == "text" and is_mediawiki_dump(path):
+        return "mediawiki"
+    return by_name
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from warehouse.ingest.records import Document, Reason, Rejection
+from warehouse.ingest.records import Document, Reason, Rejection, Skip
 
-Item = Document | Rejection
+Item = Document | Rejection | Skip
 
 
 @dataclass
@@ -21,6 +21,7 @@ class ReadOptions:
     id_field: str | None = None
     max_record_bytes: int = 16 * 1024 * 1024
     advance: Callable[[int], None] = field(default=lambda n: None)  # progress, in input bytes
+    wiki_infobox: bool = False  # MediaWiki dumps: keep each article's infobox facts in ``extra``
 
 
 class Reader(Protocol):
@@ -38,6 +39,11 @@ def clip(raw: bytes, limit: int) -> tuple[bytes, int | None]:
     return raw[:limit], len(raw)
 
 
+def unreadable(uri: str, exc: OSError) -> Rejection:
+    """The quarantine row of a file that cannot be opened or read."""
+    return Rejection(uri, "file", Reason.UNREADABLE_FILE, f"{type(exc).__name__}: {exc.strerror or exc}", b"")
+
+
 def read_whole_file(path: Path, uri: str, options: ReadOptions) -> bytes | Rejection:
     """A one-document file's bytes, or why it cannot be a document (unreadable, empty, too large)."""
     limit = options.max_record_bytes
@@ -46,7 +52,7 @@ def read_whole_file(path: Path, uri: str, options: ReadOptions) -> bytes | Rejec
         with path.open("rb") as fh:
             raw = fh.read(limit + 1)
     except OSError as exc:
-        return Rejection(uri, "file", Reason.UNREADABLE_FILE, f"{type(exc).__name__}: {exc.strerror or exc}", b"")
+        return unreadable(uri, exc)
     options.advance(size)
     if len(raw) > limit:
         message = f"{size} bytes exceeds the {limit}-byte record limit"

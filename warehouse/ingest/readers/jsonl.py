@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from warehouse.ingest.readers.base import Item, ReadOptions, clip
+from warehouse.ingest.readers.base import Item, ReadOptions, clip, unreadable
 from warehouse.ingest.readers.streams import BrokenStream, codec_of, iter_chunks
 from warehouse.ingest.records import Document, Reason, Rejection
 
@@ -23,7 +23,7 @@ class JsonlReader:
         try:
             fh = path.open("rb")
         except OSError as exc:
-            yield Rejection(uri, "file", Reason.UNREADABLE_FILE, f"{type(exc).__name__}: {exc.strerror}", b"")
+            yield unreadable(uri, exc)
             return
         with fh:
             yield from self._lines(fh, codec_of(path), uri, options)

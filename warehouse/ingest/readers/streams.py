@@ -1,7 +1,8 @@
-"""Chunked reading of plain, gzip and zstd files that reports truncation instead of hiding it."""
+"""Chunked reading of plain, gzip, bzip2 and zstd files that reports truncation instead of hiding it."""
 
 from __future__ import annotations
 
+import bz2
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,10 +30,12 @@ class _Decoder(Protocol):
 
 
 def codec_of(path: Path) -> str:
-    """``gzip``, ``zstd`` or ``plain``, by suffix."""
+    """``gzip``, ``bzip2``, ``zstd`` or ``plain``, by suffix."""
     suffix = path.suffix.lower()
     if suffix in {".gz", ".gzip"}:
         return "gzip"
+    if suffix in {".bz2", ".bzip2"}:
+        return "bzip2"
     if suffix in {".zst", ".zstd"}:
         return "zstd"
     return "plain"
@@ -42,11 +45,15 @@ def _gzip_decoder() -> _Decoder:
     return zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
 
 
+def _bzip2_decoder() -> _Decoder:
+    return bz2.BZ2Decompressor()
+
+
 def _zstd_decoder() -> _Decoder:
     return zstandard.ZstdDecompressor().decompressobj()
 
 
-_DECODERS: dict[str, Callable[[], _Decoder]] = {"gzip": _gzip_decoder, "zstd": _zstd_decoder}
+_DECODERS: dict[str, Callable[[], _Decoder]] = {"gzip": _gzip_decoder, "bzip2": _bzip2_decoder, "zstd": _zstd_decoder}
 
 
 def _decompressed(fh: BinaryIO, codec: str) -> Iterator[bytes]:
@@ -57,7 +64,7 @@ def _decompressed(fh: BinaryIO, codec: str) -> Iterator[bytes]:
             fed = True
             try:
                 out = decoder.decompress(chunk)
-            except (zlib.error, zstandard.ZstdError) as exc:
+            except (zlib.error, OSError, zstandard.ZstdError) as exc:  # bz2 raises OSError
                 raise BrokenStream(codec, fh.tell(), f"is corrupt ({exc})") from exc
             if out:
                 yield out

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-from warehouse.ingest.readers.base import Item, ReadOptions, clip, decode_markup, undecodable
+from warehouse.ingest.readers.base import Item, ReadOptions, clip, decode_markup, undecodable, unreadable
 from warehouse.ingest.records import Document, Reason, Rejection
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
@@ -24,7 +24,7 @@ class WarcReader:
         try:
             size = path.stat().st_size
         except OSError as exc:
-            yield Rejection(uri, "file", Reason.UNREADABLE_FILE, f"{type(exc).__name__}: {exc.strerror}", b"")
+            yield unreadable(uri, exc)
             return
         if size == 0:
             yield Rejection(uri, "file", Reason.EMPTY_FILE, "file is empty (0 bytes)", b"")

@@ -1,0 +1,1 @@
+"""MediaWiki XML dumps: streaming their pages and turning wikitext into plain text."""
