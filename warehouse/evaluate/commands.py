@@ -62,10 +62,15 @@ def _mixture(catalog, mix: str | None, mixture_ref: str | None) -> tuple[dict[st
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the arms' exports. Default: TIERHOUSE_HOME/evaluations.",
 )
-@click.option("--dim", default=128, show_default=True, help="Model width.")
+@click.option(
+    "--eval-id",
+    help="Name of this evaluation. Default: a digest of its settings (build, tokens, mixture, model, eval file), "
+    "so re-running skips the arm/seed runs already recorded and pieces (--arms l1,l2 then --arms l3) add up.",
+)
+@click.option("--dim", default=64, show_default=True, help="Model width.")
 @click.option("--layers", default=2, show_default=True, help="Transformer blocks.")
-@click.option("--context", default=128, show_default=True, help="Tokens per training window.")
-@click.option("--batch", default=16, show_default=True, help="Windows per step.")
+@click.option("--context", default=64, show_default=True, help="Tokens per training window.")
+@click.option("--batch", default=8, show_default=True, help="Windows per step.")
 @click.option("--threads", default=2, show_default=True, help="Torch threads (fixed: results depend on it).")
 @click.option("--slice-tokens", default=16_384, show_default=True, help="Held-out tokens scored per slice.")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-arm summaries as JSON.")
@@ -74,13 +79,14 @@ def _mixture(catalog, mix: str | None, mixture_ref: str | None) -> tuple[dict[st
 def evaluate_cmd(
     ctx: click.Context, as_of: str | None, arms: str, tokens: int, eval_path: Path, seeds: int, mix: str | None,
     mixture_ref: str | None, feedback_out: Path | None, out_dir: Path | None, dim: int, layers: int, context: int,
-    batch: int, threads: int, slice_tokens: int, as_json: bool, progress: bool | None,
+    eval_id: str | None, batch: int, threads: int, slice_tokens: int, as_json: bool, progress: bool | None,
 ) -> None:  # fmt: skip
     """Train a small causal LM from scratch per arm and seed on TOKENS tokens of its export; score each on
     the --eval text, on every held-out slice and (where L4 exists) on held-out L4 cloze items.
 
     \b
-    Results go to ops.evaluations: one row per arm and seed, one per arm with means and 95% CIs.
+    Results go to ops.evaluations: a row per arm and seed as soon as it is trained (a re-run with the same
+    settings skips those), then a row per arm with means and 95% CIs over the seeds.
       tierhouse holdout --as-of build-1 --out eval.jsonl
       tierhouse evaluate --as-of build-1 --tokens 250000 --eval eval.jsonl --feedback-out losses.csv
     """
@@ -103,7 +109,7 @@ def evaluate_cmd(
         plan = Plan(chosen, list(range(seeds)), tokens, eval_path, weights, label, as_of, slice_tokens,
                     model=ModelConfig(dim=dim, layers=layers, context=context),
                     train=TrainConfig(batch=batch, threads=threads))  # fmt: skip
-        result = evaluate(catalog, plan, out_dir or settings.home / "evaluations", show=progress)
+        result = evaluate(catalog, plan, out_dir or settings.home / "evaluations", show=progress, eval_id=eval_id)
     except (EvaluateError, MixtureError, ExportError, PinError) as exc:
         raise click.ClickException(str(exc)) from exc
     if feedback_out:

@@ -18,13 +18,14 @@ from torch import nn
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Model shape; the defaults train 250k tokens in about a minute on 2 cores."""
+    """Model shape; the defaults train about 6,000 tokens/s and score about 35,000 tokens/s on 2 cores
+    (width 128 with context 128 trains no faster and scores 4x slower)."""
 
     vocab: int = 49_152
-    dim: int = 128
+    dim: int = 64
     layers: int = 2
     heads: int = 4
-    context: int = 128
+    context: int = 64
     cutoffs: tuple[int, ...] = (2_048, 8_192)
 
     def describe(self) -> dict[str, object]:

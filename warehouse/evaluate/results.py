@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import EqualTo
 
 from warehouse.catalog import commit_with_retry
 from warehouse.tables import EVALUATIONS, ensure_table
@@ -29,29 +31,49 @@ class Run:
     seconds: float
 
 
-def rows(
-    eval_id: str, runs: Sequence[Run], summaries: Mapping[str, dict[str, Any]], tokens: int,
-    config: Mapping[str, Any], as_of: str | None, at: datetime,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """One row per run, then one per arm with seed NULL holding the summary (mean, ci95, n per metric)."""
-    base = {"eval_id": eval_id, "tokens": tokens, "config": json.dumps(config, sort_keys=True), "as_of": as_of,
+def config_key(config: Mapping[str, Any]) -> str:
+    """The default eval_id: a digest of the settings that decide a run's numbers (not the arms or seeds
+    asked for), so pieces of one evaluation run separately (``--arms l1,l2``, then ``--arms l3``) share it."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_row(eval_id: str, run: Run, tokens: int, config: Mapping[str, Any], as_of: str, at: datetime) -> dict[str, Any]:
+    """The ``ops.evaluations`` row of one arm and seed."""
+    return {"eval_id": eval_id, "arm": run.arm, "seed": run.seed, "tokens": tokens,
+            "config": json.dumps(config, sort_keys=True), "metrics": json.dumps(run.metrics, sort_keys=True),
+            "curve": json.dumps(run.curve), "manifests": json.dumps(run.manifests, sort_keys=True), "as_of": as_of,
             "evaluated_at": at}  # fmt: skip
-    out = [
-        base | {"arm": r.arm, "seed": r.seed, "metrics": json.dumps(r.metrics, sort_keys=True),
-                "curve": json.dumps(r.curve), "manifests": json.dumps(r.manifests, sort_keys=True)}
-        for r in runs
-    ]  # fmt: skip
-    for arm, summary in summaries.items():
-        mine = [r for r in runs if r.arm == arm]
-        out.append(base | {"arm": arm, "seed": None, "metrics": json.dumps(summary, sort_keys=True),
-                           "curve": None, "manifests": json.dumps([m for r in mine for m in r.manifests])})  # fmt: skip
-    return out
+
+
+def summary_row(
+    eval_id: str, arm: str, runs: Sequence[Run], summary: Mapping[str, Any], tokens: int,
+    config: Mapping[str, Any], as_of: str, at: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """The row of one arm with seed NULL: its metrics are the mean, ci95 and n of every metric over ``runs``."""
+    return {"eval_id": eval_id, "arm": arm, "seed": None, "tokens": tokens,
+            "config": json.dumps(config, sort_keys=True), "metrics": json.dumps(summary, sort_keys=True),
+            "curve": None, "manifests": json.dumps([m for r in runs for m in r.manifests]), "as_of": as_of,
+            "evaluated_at": at}  # fmt: skip
 
 
 def record(catalog: Catalog, records: list[dict[str, Any]]) -> None:
     """Append the rows to ``ops.evaluations`` in one commit."""
     batch = pa.Table.from_pylist(records, schema=EVALUATIONS.schema)
     commit_with_retry(lambda: ensure_table(catalog, EVALUATIONS).append(batch))
+
+
+def recorded(catalog: Catalog, eval_id: str) -> tuple[dict[str, Any] | None, dict[tuple[str, int], Run]]:
+    """(the config ``eval_id`` was recorded with, or None if it is new; its runs already recorded, by arm and seed)."""
+    if not catalog.table_exists(EVALUATIONS.name):
+        return None, {}
+    rows = catalog.load_table(EVALUATIONS.name).scan(row_filter=EqualTo("eval_id", eval_id)).to_arrow().to_pylist()
+    runs = {}
+    for r in rows:
+        if r["seed"] is not None:
+            metrics = json.loads(r["metrics"])
+            runs[r["arm"], r["seed"]] = Run(r["arm"], r["seed"], metrics, json.loads(r["curve"]),
+                                            json.loads(r["manifests"]), metrics["train_seconds"])  # fmt: skip
+    return (json.loads(rows[0]["config"]) if rows else None), runs
 
 
 def write_feedback(path: Path, losses: Mapping[str, float]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from pyiceberg.catalog import Catalog
 from warehouse.evaluate import holdout
 from warehouse.evaluate.metrics import cloze_accuracy, losses, summarise, unigram_loss
 from warehouse.evaluate.model import ModelConfig, TinyLM
-from warehouse.evaluate.results import Run, record, rows
+from warehouse.evaluate.results import Run, config_key, record, recorded, run_row, summary_row
 from warehouse.evaluate.streams import (
     Arm,
     EvaluateError,
@@ -27,7 +26,7 @@ from warehouse.evaluate.streams import (
     held_out_docs,
     held_out_qa,
     read_eval,
-    text_digest,
+    refuse_leaks,
     token_stream,
     training_records,
 )
@@ -87,65 +86,61 @@ def _by(docs: Sequence[Any], key: str, tokenizer: Any, limit: int) -> dict[str, 
     return {k: token_stream(texts, tokenizer, limit) for k, texts in sorted(groups.items())}
 
 
-def evaluate(catalog: Catalog, plan: Plan, out: Path, show: bool | None = None) -> Evaluation:
-    """Run ``plan``; exports go under ``out``; results are appended to ``ops.evaluations``."""
+@dataclass(frozen=True)
+class _Scored:
+    """What every run is scored on: the eval file's tokens, the held-out slices, sources and L4 items."""
+
+    tokenizer: Any
+    eval_stream: np.ndarray
+    slices: dict[str, np.ndarray]
+    sources: dict[str, np.ndarray]
+    qa: list[tuple[str, str]]
+
+
+def _train_one(plan: Plan, arm: Arm, seed: int, export: ExportResult, scored: _Scored, show: bool | None) -> Run:
+    """Train ``arm`` with ``seed`` on its export and score it on every held-out stream."""
+    stream = token_stream((t for _, t in training_records(export, arm.staged)), scored.tokenizer)
+    started = time.perf_counter()
+    set_determinism(seed, plan.train.threads)
+    model = TinyLM(plan.model)
+    probe = scored.eval_stream[: 8_192 + 1]
+    curve = train(model, stream, plan.tokens, plan.train, lambda: stream_loss(model, probe)[0],
+                  f"{arm.name} seed {seed}", show)  # fmt: skip
+    loss, count = stream_loss(model, scored.eval_stream)
+    metrics: dict[str, Any] = {
+        "eval_loss": loss,
+        "eval_ppl": math.exp(loss),
+        "eval_tokens": count,
+        "unigram_eval_loss": unigram_loss(stream[: plan.tokens], scored.eval_stream, plan.model.vocab),
+        "slices": losses(model, scored.slices),
+        "sources": losses(model, scored.sources),
+        "epochs": plan.tokens / max(1, len(stream)),
+    }
+    if scored.qa:
+        metrics["l4_cloze_accuracy"] = cloze_accuracy(model, scored.qa, scored.tokenizer, seed)
+        metrics["l4_items"] = len(scored.qa)
+    metrics["train_seconds"] = time.perf_counter() - started
+    return Run(arm.name, seed, metrics, curve, [_manifest_ref(export)], metrics["train_seconds"])
+
+
+def evaluate(
+    catalog: Catalog, plan: Plan, out: Path, show: bool | None = None, eval_id: str | None = None
+) -> Evaluation:
+    """Run ``plan``; exports go under ``out``. Each arm and seed's row is appended to ``ops.evaluations`` as
+    soon as it is trained; those ``eval_id`` already holds are read back instead of trained again, so a long
+    evaluation can run in pieces. Then one summary row per arm that trained anything new."""
     tokenizer = default_tokenizer()
     build_id, docs = held_out_docs(catalog, plan.mixture, plan.as_of, plan.slice_tokens * 8)
     as_of = f"build-{build_id}"  # every arm and seed reads the same build, even if a new one lands meanwhile
-    slices = _by(docs, "slice", tokenizer, plan.slice_tokens)
-    sources = _by(docs, "source", tokenizer, plan.slice_tokens)
-    qa = held_out_qa(catalog, build_id)
-    show_exports = bool(show)
-    exports: dict[tuple[str, int], ExportResult] = {}
-    for seed in plan.seeds:
-        for arm in plan.arms:
-            if (arm.export_key, seed) not in exports:
-                exports[arm.export_key, seed] = export_arm(catalog, arm, as_of, plan.tokens, seed, out, show_exports)
-    trained: set[str] = set()
-    for export in exports.values():
-        trained |= {text_digest(text) for _, text in training_records(export, False)}
-    eval_stream = token_stream(read_eval(plan.eval_path, trained), tokenizer, plan.eval_tokens)
+    texts = read_eval(plan.eval_path)
+    eval_stream = token_stream((t for _, t in texts), tokenizer, plan.eval_tokens)
     if len(eval_stream) <= plan.model.context:
         raise EvaluateError(f"--eval {plan.eval_path}: {len(eval_stream)} tokens, fewer than one window "
                             f"of {plan.model.context + 1}")  # fmt: skip
-    probe = eval_stream[: 8_192 + 1]
-
-    runs = []
-    for seed in plan.seeds:
-        for arm in plan.arms:
-            export = exports[arm.export_key, seed]
-            stream = token_stream((t for _, t in training_records(export, arm.staged)), tokenizer)
-            started = time.perf_counter()
-            set_determinism(seed, plan.train.threads)
-            model = TinyLM(plan.model)
-            curve = train(model, stream, plan.tokens, plan.train, lambda m=model: stream_loss(m, probe)[0],
-                          f"{arm.name} seed {seed}", show)  # fmt: skip
-            loss, count = stream_loss(model, eval_stream)
-            metrics: dict[str, Any] = {
-                "eval_loss": loss,
-                "eval_ppl": math.exp(loss),
-                "eval_tokens": count,
-                "unigram_eval_loss": unigram_loss(stream[: plan.tokens], eval_stream, plan.model.vocab),
-                "slices": losses(model, slices),
-                "sources": losses(model, sources),
-                "epochs": plan.tokens / max(1, len(stream)),
-            }
-            if qa:
-                metrics["l4_cloze_accuracy"] = cloze_accuracy(model, qa, tokenizer, seed)
-                metrics["l4_items"] = len(qa)
-            seconds = time.perf_counter() - started
-            metrics["train_seconds"] = seconds
-            runs.append(Run(arm.name, seed, metrics, curve, [_manifest_ref(export)], seconds))
-
-    summaries = {arm.name: summarise([r.metrics for r in runs if r.arm == arm.name]) for arm in plan.arms}
-    feedback = {}
-    if FEEDBACK_ARM in summaries:
-        feedback = {k: summaries[FEEDBACK_ARM][f"slices.{k}"]["mean"] for k in plan.mixture
-                    if f"slices.{k}" in summaries[FEEDBACK_ARM]}  # fmt: skip
-    eval_id = uuid.uuid4().hex[:16]
+    qa = held_out_qa(catalog, build_id)
     config = {
-        "arms": [a.name for a in plan.arms],
-        "seeds": plan.seeds,
+        "as_of": as_of,
+        "tokens": plan.tokens,
         "mixture": {"name": plan.mixture_label, "weights": dict(plan.mixture)},
         "model": plan.model.describe(),
         "train": plan.train.describe(),
@@ -157,5 +152,38 @@ def evaluate(catalog: Catalog, plan: Plan, out: Path, show: bool | None = None) 
         "l4_items": len(qa),
         "torch": version("torch"),
     }
-    record(catalog, rows(eval_id, runs, summaries, plan.tokens, config, as_of, datetime.now(UTC)))
+    eval_id = eval_id or config_key(config)
+    stored, done = recorded(catalog, eval_id)
+    if stored is not None and stored != config:
+        differ = sorted(k for k in config.keys() | stored.keys() if config.get(k) != stored.get(k))
+        raise EvaluateError(f"evaluation {eval_id} was recorded with other settings ({', '.join(differ)} differ); "
+                            "give another --eval-id")  # fmt: skip
+    scored = _Scored(tokenizer, eval_stream, _by(docs, "slice", tokenizer, plan.slice_tokens),
+                     _by(docs, "source", tokenizer, plan.slice_tokens), qa)  # fmt: skip
+    exports: dict[tuple[str, int], ExportResult] = {}
+    fresh: set[str] = set()
+    for seed in plan.seeds:
+        for arm in plan.arms:
+            if (arm.name, seed) in done:
+                continue
+            key = (arm.export_key, seed)
+            if key not in exports:
+                exports[key] = export_arm(catalog, arm, as_of, plan.tokens, seed, out, bool(show))
+                refuse_leaks(plan.eval_path, texts, exports[key])
+            run = _train_one(plan, arm, seed, exports[key], scored, show)
+            record(catalog, [run_row(eval_id, run, plan.tokens, config, as_of, datetime.now(UTC))])
+            done[arm.name, seed] = run
+            fresh.add(arm.name)
+
+    runs = [done[a.name, s] for s in plan.seeds for a in plan.arms]
+    summaries = {arm.name: summarise([r.metrics for r in runs if r.arm == arm.name]) for arm in plan.arms}
+    at = datetime.now(UTC)
+    record_rows = [summary_row(eval_id, a, [r for r in runs if r.arm == a], summaries[a], plan.tokens, config, as_of,
+                               at) for a in sorted(fresh)]  # fmt: skip
+    if record_rows:
+        record(catalog, record_rows)
+    feedback = {}
+    if FEEDBACK_ARM in summaries:
+        feedback = {k: summaries[FEEDBACK_ARM][f"slices.{k}"]["mean"] for k in plan.mixture
+                    if f"slices.{k}" in summaries[FEEDBACK_ARM]}  # fmt: skip
     return Evaluation(eval_id, build_id, runs, summaries, feedback)

@@ -148,11 +148,10 @@ def held_out_qa(catalog: Catalog, build_id: int) -> list[tuple[str, str]]:
     return [(q, a) for doc_id, q, a in rows if is_held_out(doc_id)]
 
 
-def read_eval(path: Path, training: set[str]) -> list[str]:
-    """The texts of an eval file (JSONL with a ``text`` field, else the whole file is one text).
+def read_eval(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of an eval file (JSONL with a ``text`` field, else the whole file is one text).
 
-    A text that a training export holds, or a record whose ``doc_id`` is outside the held-out
-    split, is an error naming the file and line: an eval text must never be trained on.
+    A record whose ``doc_id`` is outside the held-out split is an error naming the file and line.
     """
     raw = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix.lower() not in (".jsonl", ".ndjson"):
@@ -169,14 +168,18 @@ def read_eval(path: Path, training: set[str]) -> list[str]:
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                 raise EvaluateError(f"--eval {path} line {line}: needs a string field 'text'")
             records.append((line, record))
-    texts = []
     for line, record in records:
         doc_id = record.get("doc_id")
         if doc_id is not None and not is_held_out(str(doc_id)):
             raise EvaluateError(f"--eval {path} line {line}: doc_id {doc_id} is not in the held-out split")
-        if text_digest(record["text"]) in training:
-            raise EvaluateError(f"--eval {path} line {line}: this text is in a training export (it would leak)")
-        texts.append(record["text"])
-    if not any(t.strip() for t in texts):
+    if not any(r["text"].strip() for _, r in records):
         raise EvaluateError(f"--eval {path}: no text in it")
-    return texts
+    return [(line, r["text"]) for line, r in records]
+
+
+def refuse_leaks(path: Path, texts: list[tuple[int, str]], export: ExportResult) -> None:
+    """An eval text that ``export`` (a training export) holds is an error naming the file and line: it would leak."""
+    trained = {text_digest(text) for _, text in training_records(export, False)}
+    for line, text in texts:
+        if text_digest(text) in trained:
+            raise EvaluateError(f"--eval {path} line {line}: this text is in a training export (it would leak)")

@@ -22,7 +22,7 @@ from warehouse.progress import progress_bar
 class TrainConfig:
     """Optimisation: batch of ``batch`` windows, AdamW, linear warm-up then cosine decay to 10%."""
 
-    batch: int = 16
+    batch: int = 8
     lr: float = 3e-3
     warmup: float = 0.05
     weight_decay: float = 0.1
