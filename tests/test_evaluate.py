@@ -20,6 +20,7 @@ from warehouse.evaluate.holdout import is_held_out
 from warehouse.export.dataset import Mixture, export_stage
 from warehouse.export.feedback import read_feedback
 from warehouse.ingest import ingest
+from warehouse.report.write import write_report
 from warehouse.tables import init_warehouse
 
 #: a model small enough to train 32k tokens in seconds
@@ -103,6 +104,15 @@ def test_evaluate_is_deterministic_learns_resumes_and_its_feedback_makes_the_nex
         for m in json.loads(runner.invoke(main, [*home, "mixtures", "list", "--json"]).output)
     }
     assert stored["tiers@2"]["parent"] == "tiers@1" and stored["tiers@2"]["weights"] != stored["tiers@1"]["weights"]
+
+    # the build report shows each arm's curve and result, from the same rows
+    html = write_report(settings, tmp_path / "report").read_text()
+    section = html[html.index('<section id="evaluation"') :]
+    section = section[: section.index("</section>")]
+    assert 'data-state="present"' in section and "<svg" in section
+    for arm in ("mixed", "staged"):
+        assert f"{arm} (a)" in section and f"{arm} (b)" in section  # the chart's legend
+    assert f"{round(a['mixed'][1][-1]['eval_loss'], 4)}" in section  # the last curve point, in the table under it
 
 
 def test_evaluate_refuses_eval_text_that_could_have_been_trained_on(lake, tmp_path):
