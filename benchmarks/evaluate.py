@@ -2,8 +2,8 @@
 
     python benchmarks/evaluate.py --home LAKE EVAL_ID [EVAL_ID ...] --out benchmarks/evaluate
 
-Prints a markdown table (one line per arm and evaluation) and writes OUT/curves.csv and OUT/curves.png
-(the eval loss of each arm, mean over its seeds, against training tokens).
+Prints a markdown table (one line per arm and evaluation) and writes OUT/curves.csv and OUT/curves.svg
+(the eval loss of each arm, mean over its seeds, against training tokens; drawn like the build report's).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from warehouse.config import load_settings
 from warehouse.evaluate.results import mean_ci
 from warehouse.query import connect
+from warehouse.report import charts
 
 
 def main() -> None:
@@ -47,11 +48,12 @@ def main() -> None:
         print("| " + " | ".join(cells) + " |")
 
     curves: dict[str, dict[int, list[float]]] = {}
-    for eval_id, arm, seed, _, _, _, curve in rows:
+    for _, arm, seed, _, config, _, curve in rows:
         if seed is None:
             continue
+        name = f"{arm} ({json.loads(config)['mixture']['name']})" if arm in ("mixed", "staged") else arm
         for point in json.loads(curve):
-            curves.setdefault(f"{arm} ({eval_id[:8]})", {}).setdefault(point["tokens"], []).append(point["eval_loss"])
+            curves.setdefault(name, {}).setdefault(point["tokens"], []).append(point["eval_loss"])
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "curves.csv").open("w", newline="") as f:
         writer = csv.writer(f)
@@ -60,20 +62,9 @@ def main() -> None:
             for tokens, values in sorted(points.items()):
                 writer.writerow([name, tokens, f"{np.mean(values):.4f}", f"{min(values):.4f}", f"{max(values):.4f}",
                                  len(values)])  # fmt: skip
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-    for name, points in curves.items():
-        xs = sorted(points)
-        ax.plot(xs, [np.mean(points[x]) for x in xs], marker=".", label=name)
-    ax.set_xlabel("training tokens")
-    ax.set_ylabel("eval loss (nats/token), mean over seeds")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(args.out / "curves.png")
+    lines = {name: (sorted(p), [float(np.mean(p[x])) for x in sorted(p)]) for name, p in curves.items()}
+    svg = charts.lines(lines, xlabel="training tokens", ylabel="eval loss (nats/token), mean over seeds")
+    (args.out / "curves.svg").write_text(svg)
 
 
 if __name__ == "__main__":
