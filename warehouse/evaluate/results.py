@@ -62,18 +62,30 @@ def record(catalog: Catalog, records: list[dict[str, Any]]) -> None:
     commit_with_retry(lambda: ensure_table(catalog, EVALUATIONS).append(batch))
 
 
-def recorded(catalog: Catalog, eval_id: str) -> tuple[dict[str, Any] | None, dict[tuple[str, int], Run]]:
-    """(the config ``eval_id`` was recorded with, or None if it is new; its runs already recorded, by arm and seed)."""
+@dataclass(frozen=True)
+class Recorded:
+    """What ``ops.evaluations`` holds of one eval_id: its config (None if new), its runs by arm and seed,
+    and for each arm the seed counts its summary rows were taken over."""
+
+    config: dict[str, Any] | None
+    runs: dict[tuple[str, int], Run]
+    summarised: dict[str, set[int]]
+
+
+def recorded(catalog: Catalog, eval_id: str) -> Recorded:
+    """What ``eval_id`` has recorded so far."""
     if not catalog.table_exists(EVALUATIONS.name):
-        return None, {}
+        return Recorded(None, {}, {})
     rows = catalog.load_table(EVALUATIONS.name).scan(row_filter=EqualTo("eval_id", eval_id)).to_arrow().to_pylist()
-    runs = {}
+    runs, summarised = {}, {}
     for r in rows:
-        if r["seed"] is not None:
-            metrics = json.loads(r["metrics"])
+        metrics = json.loads(r["metrics"])
+        if r["seed"] is None:
+            summarised.setdefault(r["arm"], set()).add(metrics["eval_loss"]["n"])
+        else:
             runs[r["arm"], r["seed"]] = Run(r["arm"], r["seed"], metrics, json.loads(r["curve"]),
                                             json.loads(r["manifests"]), metrics["train_seconds"])  # fmt: skip
-    return (json.loads(rows[0]["config"]) if rows else None), runs
+    return Recorded(json.loads(rows[0]["config"]) if rows else None, runs, summarised)
 
 
 def write_feedback(path: Path, losses: Mapping[str, float]) -> None:

@@ -128,7 +128,8 @@ def evaluate(
 ) -> Evaluation:
     """Run ``plan``; exports go under ``out``. Each arm and seed's row is appended to ``ops.evaluations`` as
     soon as it is trained; those ``eval_id`` already holds are read back instead of trained again, so a long
-    evaluation can run in pieces. Then one summary row per arm that trained anything new."""
+    evaluation can run in pieces. Then a summary row per arm that trained anything new or has none over
+    this many seeds yet (its runs may have been trained by a piece killed before its summaries)."""
     tokenizer = default_tokenizer()
     build_id, docs = held_out_docs(catalog, plan.mixture, plan.as_of, plan.slice_tokens * 8)
     as_of = f"build-{build_id}"  # every arm and seed reads the same build, even if a new one lands meanwhile
@@ -153,15 +154,16 @@ def evaluate(
         "torch": version("torch"),
     }
     eval_id = eval_id or config_key(config)
-    stored, done = recorded(catalog, eval_id)
-    if stored is not None and stored != config:
-        differ = sorted(k for k in config.keys() | stored.keys() if config.get(k) != stored.get(k))
+    stored = recorded(catalog, eval_id)
+    if stored.config is not None and stored.config != config:
+        differ = sorted(k for k in config.keys() | stored.config.keys() if config.get(k) != stored.config.get(k))
         raise EvaluateError(f"evaluation {eval_id} was recorded with other settings ({', '.join(differ)} differ); "
                             "give another --eval-id")  # fmt: skip
     scored = _Scored(tokenizer, eval_stream, _by(docs, "slice", tokenizer, plan.slice_tokens),
                      _by(docs, "source", tokenizer, plan.slice_tokens), qa)  # fmt: skip
     exports: dict[tuple[str, int], ExportResult] = {}
     fresh: set[str] = set()
+    done = stored.runs
     for seed in plan.seeds:
         for arm in plan.arms:
             if (arm.name, seed) in done:
@@ -178,8 +180,9 @@ def evaluate(
     runs = [done[a.name, s] for s in plan.seeds for a in plan.arms]
     summaries = {arm.name: summarise([r.metrics for r in runs if r.arm == arm.name]) for arm in plan.arms}
     at = datetime.now(UTC)
+    stale = [a.name for a in plan.arms if a.name in fresh or len(plan.seeds) not in stored.summarised.get(a.name, ())]
     record_rows = [summary_row(eval_id, a, [r for r in runs if r.arm == a], summaries[a], plan.tokens, config, as_of,
-                               at) for a in sorted(fresh)]  # fmt: skip
+                               at) for a in stale]  # fmt: skip
     if record_rows:
         record(catalog, record_rows)
     feedback = {}
