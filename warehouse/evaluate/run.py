@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -153,6 +154,7 @@ def evaluate(
         "l4_items": len(qa),
         "torch": version("torch"),
     }
+    config = json.loads(json.dumps(config))  # as ops.evaluations stores it (tuples become lists), to compare
     eval_id = eval_id or config_key(config)
     stored = recorded(catalog, eval_id)
     if stored.config is not None and stored.config != config:
