@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from warehouse.config import load_settings
+from warehouse.evaluate.metrics import summarise
 from warehouse.evaluate.results import mean_ci
 from warehouse.query import connect
 from warehouse.report import charts
@@ -34,7 +35,12 @@ def main() -> None:
         "ORDER BY evaluated_at, arm, seed",
         args.eval_ids,
     ).fetchall()
-    summaries = [(e, a, t, json.loads(c), json.loads(m)) for e, a, s, t, c, m, _ in rows if s is None]
+    # summarised here from the per-seed rows, so an evaluation still running in pieces tabulates too
+    per_arm: dict[tuple[str, str], list[tuple[int, dict, dict]]] = {}
+    for eval_id, arm, seed, tokens, config, metrics, _ in rows:
+        if seed is not None:
+            per_arm.setdefault((eval_id, arm), []).append((tokens, json.loads(config), json.loads(metrics)))
+    summaries = [(e, a, runs[0][0], runs[0][1], summarise([m for *_, m in runs])) for (e, a), runs in per_arm.items()]
     slices = sorted({k for *_, m in summaries for k in m if k.startswith("slices.")})
     head = ["eval", "arm", "mixture", "seeds", "tokens", "eval loss", "eval ppl", *slices]
     head += ["L4 cloze", "unigram", "s/run"]
