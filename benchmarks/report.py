@@ -24,17 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 def data(home: Path) -> tuple[dict[str, list[float]], list[str], dict[str, list[float]]]:
     from warehouse.config import load_settings
@@ -91,6 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    from warehouse.report.headless import launch
+
     inputs = data(args.home)
     n = sum(len(v) for v in inputs[0].values())
     print(f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {n:,} scores, {len(inputs[1])} sources")
@@ -98,9 +89,7 @@ def main() -> None:
     print("|---|---|---|---|")
     work = Path(tempfile.mkdtemp())
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(work / "profile"), executable_path="/usr/bin/chromium", headless=True, args=FLAGS
-        )
+        context = launch(p, work / "profile")
         for name, (make, drawn) in CASES.items():
             made, shown = [], []
             for i in range(args.repeat):

@@ -39,8 +39,9 @@ TIERS = ("l1_clean", "scores", "l2_selected", "l3_refined", "l4_knowledge")
 
 
 def lake_bytes(home: Path) -> int:
-    """Every file of the lake: data, manifests, metadata and the catalog."""
-    return sum(p.stat().st_size for p in home.rglob("*") if p.is_file())
+    """Every file of the lake: data, manifests, metadata and the catalog (not the HTML build reports)."""
+    reports = home / "reports"
+    return sum(p.stat().st_size for p in home.rglob("*") if p.is_file() and reports not in p.parents)
 
 
 def near_copy(text: str) -> str:

@@ -229,8 +229,6 @@ def accept(report: DriftReport, acceptance: Mapping[str, Any] | None, tier: str)
     if not by or not reason:
         raise ValueError(f"gate_accept_drift for {tier} needs 'by' and 'reason' (who accepts the change, and why)")
     accepted = [f"{c.metric}@{c.source}" for c in report.failures]
-    report.checks = [
-        Drift(**{**asdict(c), "verdict": ACCEPTED}) if c.verdict == FAILED else c for c in report.checks
-    ]
+    report.checks = [Drift(**{**asdict(c), "verdict": ACCEPTED}) if c.verdict == FAILED else c for c in report.checks]
     report.accepted = {"by": str(by), "reason": str(reason), "checks": accepted}
     return report

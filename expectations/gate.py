@@ -62,7 +62,8 @@ class GateFailed(RuntimeError):
         accept = f"\n  (a deliberate change? tierhouse build --accept-drift {tier.split('.')[-1]} --reason ...)"
         super().__init__(
             f"gate {tier}: {len(lines)} check(s) failed on audit snapshot {audit_snapshot}; "
-            f"main is unchanged, the audit branch keeps the snapshot for inspection:\n" + "\n".join(lines)
+            f"main is unchanged, the audit branch keeps the snapshot for inspection:\n"
+            + "\n".join(lines)
             + (accept if drift else "")
         )
         self.failures = failures

@@ -5,16 +5,19 @@ from __future__ import annotations
 import gzip
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pytest
 from conftest import query
+from sqlalchemy.exc import OperationalError
 
-from warehouse.catalog import open_catalog
+from warehouse.catalog import commit_with_retry, open_catalog
 from warehouse.ingest import ingest
 from warehouse.tables import L0_RAW
 
@@ -110,3 +113,26 @@ def test_two_concurrent_ingests_both_land(settings, corpus, tmp_path):
     assert query(settings, "SELECT count(*), count(DISTINCT doc_id) FROM tiers.l0_raw WHERE source != 'seed'") == [
         (90_000, 90_000)
     ]
+
+
+def test_a_writer_kept_out_of_the_catalog_gives_up_after_its_time_limit(settings, catalog, corpus):
+    """commit_with_retry is bounded by time: while another process holds the catalog, a writer keeps
+    retrying until its limit is spent and then says the catalog's own error; once free, it lands."""
+    schema = pa.schema([("text", pa.string())])
+    catalog.create_namespace_if_not_exists("scratch")
+    catalog.create_table("scratch.race", schema)
+    rows = pa.table({"text": fortunes(corpus, 3)}, schema=schema)
+    holder = sqlite3.connect(settings.catalog_db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another writer holds the catalog (each try waits SQLite's 5 s)
+    tries = []
+
+    def append() -> None:
+        tries.append(time.monotonic())
+        catalog.load_table("scratch.race").append(rows)
+
+    with pytest.raises(OperationalError, match="database is locked"):
+        commit_with_retry(append, give_up_after_s=7)
+    assert len(tries) == 2 and time.monotonic() - tries[0] >= 7  # retried, then stopped by time
+    holder.execute("ROLLBACK")
+    commit_with_retry(append, give_up_after_s=7)
+    assert len(tries) == 3 and len(catalog.load_table("scratch.race").scan().to_arrow()) == 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import orjson
+import pyarrow as pa
 from click.testing import CliRunner
 from conftest import query
 
@@ -14,6 +15,7 @@ from warehouse.catalog import open_catalog
 from warehouse.cli import main
 from warehouse.export.dataset import Mixture, export_stage
 from warehouse.ingest import ingest
+from warehouse.maintenance.compaction import compact, content_snapshot
 from warehouse.maintenance.files import table_bytes
 from warehouse.tables import ALL_TABLES, ensure_table
 
@@ -75,7 +77,8 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
     planned = json.loads(dry.output)["tables"]
     assert sum(t["bytes_removed"] for t in planned) > 0 and _files(settings) == before_files  # nothing touched
 
-    done = CliRunner().invoke(main, [*home, "maintain", "--keep-builds", "1", "--grace-minutes", "0", "--json"])
+    done = CliRunner().invoke(main, [*home, "maintain", "--keep-builds", "1", "--grace-minutes", "0",
+                                     "--compact-share", "1", "--json"])  # fmt: skip
     assert done.exit_code == 0, done.output
     report = {t["table"]: t for t in json.loads(done.output)["tables"]}
     after_bytes = sum(table_bytes(ensure_table(catalog, t)) for t in ALL_TABLES)
@@ -108,3 +111,42 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
     # and the next build finds its inputs where it left them (a compaction is no change): nothing to redo
     outcome = run_build(settings, quiet=True)
     assert outcome.success and outcome.record["models"]["l1_clean"]["status"] == "skipped_unchanged_inputs"
+
+
+def test_compaction_packs_only_the_small_files_of_each_partition(catalog, corpus):
+    """A first build's large file is never read again: only the small files that later builds left
+    beside it are rewritten, per partition, and a partition's lone small file is left as it is."""
+    speeches = [json.loads(p.read_text())["text"] for p in sorted(corpus["sotu"].paths[0].glob("*.json"))[:60]]
+    schema = pa.schema([("source", pa.string()), ("text", pa.string())])
+    catalog.create_namespace_if_not_exists("scratch")
+    table = catalog.create_table("scratch.docs", schema)
+    with table.update_spec() as spec:
+        spec.add_identity("source")
+
+    def append(source: str, texts: list[str]) -> None:
+        table.append(pa.table({"source": [source] * len(texts), "text": texts}, schema=schema))
+
+    append("a", speeches[:40])  # the large file
+    for i in range(3):
+        append("a", [speeches[40 + i][:300]])
+    append("b", [speeches[50][:300]])
+    append("b", [speeches[51][:300]])
+    append("c", [speeches[52][:3000]])  # a lone small file, larger than the other small ones
+    files = {t.file.file_path: t.file.file_size_in_bytes for t in table.scan().plan_files()}
+    large = max(files, key=files.get)
+    small_bytes = sorted(files.values())[-2] + 1  # every file but the large one is small
+    before = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: (r["source"], r["text"]))
+    snapshot = table.metadata.current_snapshot_id
+
+    assert compact(table, "scratch.docs", small_bytes, min_files=6, max_share=1) is None  # five: too few
+    assert compact(table, "scratch.docs", small_bytes, min_files=2, max_share=0.01) is None  # over budget
+    packed = sorted(files.values())[:5]  # a's three and b's two
+    share = (sum(packed) + 1) / sum(files.values())  # just enough for them, not for c's
+    done = compact(table, "scratch.docs", small_bytes, min_files=5, max_share=share)
+    after = {t.file.file_path: t.file for t in table.scan().plan_files()}
+    assert done is not None and (done.files_before, done.files_after) == (7, 4)
+    lone_c = next(path for path, f in after.items() if f.partition[0] == "c")
+    assert large in after and lone_c in files  # neither the large file nor c's lone one was rewritten
+    assert done.bytes_rewritten == sum(files.values()) - files[large] - files[lone_c]
+    assert sorted(table.scan().to_arrow().to_pylist(), key=lambda r: (r["source"], r["text"])) == before
+    assert content_snapshot(table, table.metadata.current_snapshot_id) == snapshot

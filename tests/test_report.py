@@ -30,21 +30,10 @@ from warehouse.config import load_settings
 from warehouse.ingest import ingest
 from warehouse.query import connect
 from warehouse.report import report_enabled
+from warehouse.report.headless import CHROMIUM, launch
 from warehouse.tables import init_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-# what Chromium needs here (no sandbox as root, no GPU, no background traffic on a closed network)
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SECTIONS = ("overview", "funnel", "rejections", "scores", "edits", "verdicts", "gates", "diff", "cost")
 # a judge labels 20 texts and a classifier distilled from them scores the rest; everything else as the gate tests
 VARS = {
@@ -128,13 +117,7 @@ def browser(chromium, tmp_path_factory):
 
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(chromium),
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1200, "height": 900},
-        )
+        context = launch(p, profile, viewport={"width": 1200, "height": 900})
         yield context
         context.close()
 

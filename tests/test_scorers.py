@@ -181,7 +181,7 @@ def test_llamacpp_scorers_called_from_many_threads_at_once_answer_as_one_at_a_ti
     must not run in one llama.cpp context at once (it crashed the quick start before LOCK)."""
     scorers = [scorer_config.judge(json.dumps({"prompt": p, "version": "v1"})) for p in ("edu", "domain")]
     scorers.append(scorer_config.judge(PERPLEXITY))
-    jobs = [(scorer, text) for scorer in scorers for text in texts.values()]
+    jobs = [(scorer, text[:600]) for scorer in scorers for text in list(texts.values())[:2]]
     serial = [scorer.score([text])[0] for scorer, text in jobs]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         concurrent = list(pool.map(lambda job: job[0].score([job[1]])[0], jobs))

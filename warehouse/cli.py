@@ -580,11 +580,20 @@ def builds(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.option("--grace-minutes", default=60.0, show_default=True, help="Never delete files younger than this.")
 @click.option("--dry-run", is_flag=True, help="Print what would go, and how many bytes, without changing anything.")
 @click.option("--compact/--no-compact", default=True, show_default=True,
-              help="Rewrite tables with 4 or more data files under 32 MB into fewer files.")  # fmt: skip
+              help="Pack a table's data files under 32 MB into fewer files when 4 or more can be packed.")  # fmt: skip
+@click.option("--compact-share", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Rewrite at most this share of a table's data bytes, smallest files first (until the kept "
+                   "tags that read the old files expire, both are on disk).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def maintain_cmd(
-    ctx: click.Context, keep_builds: int, grace_minutes: float, dry_run: bool, compact: bool, as_json: bool
+    ctx: click.Context,
+    keep_builds: int,
+    grace_minutes: float,
+    dry_run: bool,
+    compact: bool,
+    compact_share: float,
+    as_json: bool,
 ) -> None:
     """Expire snapshots no one needs and delete the files only they used.
 
@@ -596,7 +605,7 @@ def maintain_cmd(
 
     from warehouse.maintenance.run import maintain
 
-    options = {} if compact else {"compact_min_files": sys.maxsize}
+    options = {"compact_share": compact_share} if compact else {"compact_min_files": sys.maxsize}
     report = maintain(open_catalog(_settings(ctx)), keep_builds=keep_builds, grace_s=grace_minutes * 60,
                       dry_run=dry_run, **options)  # fmt: skip
     if as_json:
@@ -615,7 +624,8 @@ def maintain_cmd(
     for t in report.tables:
         if t.compaction:
             c = t.compaction
-            out.print(f"compacted {c.table}: {c.files_before} data files -> {c.files_after} (same rows)")
+            out.print(f"compacted {c.table}: {c.files_before} data files -> {c.files_after}, "
+                      f"{c.bytes_rewritten / 1e6:,.1f} MB of small files rewritten (same rows)")  # fmt: skip
     recent = sum(t.files_too_recent for t in report.tables)
     if recent:
         out.print(f"{recent} unreferenced file(s) younger than {grace_minutes:g} minutes were left for a later run")

@@ -1,30 +1,35 @@
-"""Compaction: rewrite a table's current rows into fewer files, without changing what anyone reads.
+"""Compaction: bin-pack a table's small data files, without changing what anyone reads.
 
-Incremental builds and chunked ingests leave many small files. A compaction rewrites the current
-snapshot's rows (streamed for an unpartitioned table; one partition value at a time, in one commit,
-for a partitioned one) as a new snapshot on ``main`` that names the
-snapshot it was made from (``tierhouse.compacted-from``). Fingerprints follow that name back to the
+Incremental builds and chunked ingests leave many small files beside the large ones of a first
+build. A compaction reads only small files of the current snapshot (one partition at a time), writes
+their rows as fewer files, and swaps the one set for the other in a single overwrite snapshot on
+``main``. Until the tags that read the old files expire, both sets are on disk, so a run rewrites at
+most a share of the table's bytes, smallest files first: the many small files that incremental
+builds leave are packed, and a first build's large files are not copied again. The snapshot names
+the one it was made from (``tierhouse.compacted-from``); fingerprints follow that name back to the
 snapshot whose content it holds, so a compaction never makes the next build recompute anything.
-Older snapshots (and the tags on them) keep their own files.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
-from pyiceberg.expressions import EqualTo
-from pyiceberg.table import Table
+from pyiceberg.expressions import AlwaysTrue
+from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+from pyiceberg.table import FileScanTask, Table
 
 COMPACTED_FROM = "tierhouse.compacted-from"
 
 
 @dataclass(frozen=True)
 class Compaction:
-    """One table's compaction: data files before and after, and the snapshot it rewrote."""
+    """One table's compaction: data files before and after, the bytes rewritten, and the snapshots."""
 
     table: str
     files_before: int
     files_after: int
+    bytes_rewritten: int
     snapshot_from: int
     snapshot_to: int
 
@@ -40,26 +45,43 @@ def content_snapshot(table: Table, snapshot_id: int | None) -> int | None:
     return None
 
 
-def _data_files(table: Table) -> list[int]:
-    """Sizes of the current snapshot's data files."""
-    return [task.file.file_size_in_bytes for task in table.scan().plan_files()]
+def _packable(tasks: list[FileScanTask], small_bytes: int, budget: int) -> list[list[FileScanTask]]:
+    """Small files, smallest first while their bytes fit ``budget``, grouped by partition; a partition
+    contributes only when two or more of its files were picked (one alone is already packed)."""
+    groups: dict[tuple, list[FileScanTask]] = defaultdict(list)
+    spent = 0
+    small = (t for t in tasks if t.file.file_size_in_bytes < small_bytes and not t.delete_files)
+    for task in sorted(small, key=lambda t: t.file.file_size_in_bytes):
+        spent += task.file.file_size_in_bytes
+        if spent > budget:
+            break
+        groups[(task.file.spec_id, tuple(task.file.partition))].append(task)
+    return [group for group in groups.values() if len(group) > 1]
 
 
-def compact(table: Table, name: str, small_bytes: int, min_files: int) -> Compaction | None:
-    """Rewrite ``table``'s current rows if it has at least ``min_files`` files under ``small_bytes``."""
+def compact(table: Table, name: str, small_bytes: int, min_files: int, max_share: float) -> Compaction | None:
+    """Pack ``table``'s files under ``small_bytes``, rewriting at most ``max_share`` of its data bytes,
+    if at least ``min_files`` files can be packed.
+
+    Memory holds one partition's picked files at a time (at most the rewrite budget).
+    """
     current = table.metadata.current_snapshot_id
-    sizes = _data_files(table) if current is not None else []
-    if sum(size < small_bytes for size in sizes) < min_files:
+    tasks = list(table.scan().plan_files()) if current is not None else []
+    budget = int(max_share * sum(t.file.file_size_in_bytes for t in tasks))
+    groups = _packable(tasks, small_bytes, budget)
+    if sum(len(group) for group in groups) < min_files:
         return None
-    marker = {COMPACTED_FROM: str(current)}
-    spec = table.spec()
-    if not spec.fields:
-        table.overwrite(table.scan().to_arrow_batch_reader(), snapshot_properties=marker)  # streamed
-    else:  # pyiceberg cannot stream into a partitioned table: one partition value in memory at a time
-        column = table.schema().find_field(spec.fields[0].source_id).name
-        values = table.scan(selected_fields=(column,)).to_arrow().column(column).unique().to_pylist()
-        with table.transaction() as tx:  # one commit: readers see the old files or the new, never a mix
-            for value in values:
-                rows = table.scan(row_filter=EqualTo(column, value)).to_arrow()
-                tx.overwrite(rows, overwrite_filter=EqualTo(column, value), snapshot_properties=marker)
-    return Compaction(name, len(sizes), len(_data_files(table)), current, table.metadata.current_snapshot_id)
+    reader = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
+    rewritten = 0
+    with table.transaction() as tx:  # one commit: readers see the old files or the new, never a mix
+        properties = {COMPACTED_FROM: str(current)}
+        with tx.update_snapshot(snapshot_properties=properties).overwrite() as swap:
+            for group in groups:
+                rows = reader.to_table(group)
+                for data_file in _dataframe_to_data_files(tx.table_metadata, rows, table.io, swap.commit_uuid):
+                    swap.append_data_file(data_file)
+                for task in group:
+                    swap.delete_data_file(task.file)
+                    rewritten += task.file.file_size_in_bytes
+    files_after = len(list(table.scan().plan_files()))
+    return Compaction(name, len(tasks), files_after, rewritten, current, table.metadata.current_snapshot_id)

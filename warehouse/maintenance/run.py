@@ -15,6 +15,7 @@ DEFAULT_KEEP_BUILDS = 10
 DEFAULT_GRACE_S = 3600.0
 DEFAULT_SMALL_FILE = 32 * 1024 * 1024  # a data file under this is small
 DEFAULT_MIN_SMALL_FILES = 4  # a table with this many small files is compacted
+DEFAULT_COMPACT_SHARE = 0.1  # a compaction rewrites at most this share of a table's data bytes
 
 
 @dataclass
@@ -54,6 +55,7 @@ def maintain(
     dry_run: bool = False,
     compact_below: int = DEFAULT_SMALL_FILE,
     compact_min_files: int = DEFAULT_MIN_SMALL_FILES,
+    compact_share: float = DEFAULT_COMPACT_SHARE,
 ) -> Report:
     """Expire what the retention policy does not keep, compact tables with many small files, and delete
     the files no remaining snapshot uses (a dry run only plans the expiry and the deletions).
@@ -73,7 +75,7 @@ def maintain(
             if not dry_run:
                 retention.apply(table, table_plan)
                 compacted = compaction.compact(catalog.load_table(tdef.name), tdef.name, compact_below,
-                                               compact_min_files)  # fmt: skip
+                                               compact_min_files, compact_share)  # fmt: skip
                 table = catalog.load_table(tdef.name)
             # after expiry, whatever the table now holds (a concurrent ingest's new snapshot included)
             kept = set(table_plan.keep) if dry_run else {s.snapshot_id for s in table.snapshots()}
