@@ -17,6 +17,8 @@ from warehouse.build import run_build
 from warehouse.catalog import open_catalog
 from warehouse.cli import main
 from warehouse.config import load_settings
+from warehouse.evaluate import holdout
+from warehouse.evaluate.holdout import held_out_sql, is_held_out
 from warehouse.export.dataset import Mixture, export_stage
 from warehouse.export.slices import parse_mix
 from warehouse.ingest import ingest
@@ -102,6 +104,11 @@ def test_the_manifest_matches_its_shards_and_pins_every_table_it_read(lake):
         assert table.num_rows == shard["records"] and sum(table.column("tokens").to_pylist()) == shard["tokens"]
         records += table.to_pylist()
     assert len({(r["doc_id"], r["epoch"]) for r in records}) == len(records)  # each document once per epoch
+    # the held-out split never leaves: build 3 holds held-out kept L1 documents, and none is exported
+    held = query(settings, f"SELECT count(*) FROM tiers.l1_clean FOR VERSION AS OF 'build-3' WHERE kept AND "
+                           f"{held_out_sql('doc_id')}")[0][0]  # fmt: skip
+    assert held > 0 and not [r for r in records if is_held_out(r["doc_id"])]
+    assert manifest["holdout"] == holdout.describe()
     assert sum(r["tokens"] for r in records) == manifest["tokens"]["exported"]
     for tier, entry in manifest["by_tier"].items():
         mine = [r for r in records if r["tier"] == tier]
@@ -124,9 +131,10 @@ def test_token_shares_follow_the_weights_within_two_points(lake):
     settings, _, root = lake
     weights = parse_mix("l2/sotu_a:0.7,l2/sotu_b:0.3")
     catalog = open_catalog(settings)
-    result = export_stage(catalog, "pretrain", Mixture(weights, None), root / "shares", as_of="build-2", tokens=20_000)
+    # 16k tokens: l2/sotu_a's share fits in its 12,211 tokens outside the held-out split
+    result = export_stage(catalog, "pretrain", Mixture(weights, None), root / "shares", as_of="build-2", tokens=16_000)
     slices = result.manifest["slices"]
-    assert result.manifest["tokens"]["exported"] >= 20_000
+    assert result.manifest["tokens"]["exported"] >= 16_000
     for key, weight in weights.items():
         assert abs(slices[key]["share"] - weight) <= 0.02, (key, slices[key])
     # a slice short of tokens: renormalise hands its shortfall to the other; repeat takes it twice
@@ -179,6 +187,8 @@ def test_alignment_exports_l4_question_answer_records(lake):
     settings, _, root = lake
     result = export_stage(open_catalog(settings), "alignment", Mixture({"l4": 1.0}, "default:alignment"), root / "a")
     records = pq.read_table(result.folder / "part-00000.parquet").to_pylist()
-    held = query(settings, "SELECT count(*) FROM tiers.l4_knowledge")[0][0]
-    assert held and len(records) == held == result.manifest["slices"]["l4"]["documents"]
+    # every L4 item but those of held-out documents (which tierhouse evaluate scores on)
+    total, trained = query(settings, f"SELECT count(*), count(*) FILTER (NOT {held_out_sql('doc_id')}) "
+                                     "FROM tiers.l4_knowledge")[0]  # fmt: skip
+    assert 0 < trained < total and len(records) == trained == result.manifest["slices"]["l4"]["documents"]
     assert set(records[0]) == {"qa_id", "doc_id", "source", "tier", "question", "answer", "evidence", "tokens", "epoch"}

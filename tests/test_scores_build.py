@@ -19,6 +19,7 @@ from udfs.scorers.prompts import PROMPTS
 from warehouse.build import run_build
 from warehouse.catalog import open_catalog
 from warehouse.cli import main
+from warehouse.evaluate.holdout import held_out_sql
 from warehouse.export.dataset import Mixture, export_stage
 from warehouse.ingest import ingest
 
@@ -130,11 +131,13 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
         third = run_build(lake, quiet=True, variables=_vars(proxy.url))
     assert third.success and proxy.log.outcomes == []
     assert {k: v for k, v in _ledger(lake, third.record["build_id"]).items() if v} == {"cached": len(rows)}
-    # an export states what the LLM work on its documents cost, at the prices its build recorded
+    # an export states what the LLM work on its documents cost, at the prices its build recorded: its
+    # documents are L2's outside the held-out split (which no export holds)
     exported = export_stage(open_catalog(lake), "pretrain", Mixture({"l2": 1.0}, None), tmp_path / "export")
+    trained = f"SELECT content_hash FROM tiers.l2_selected WHERE NOT {held_out_sql('doc_id')}"
     judged = query(lake, "SELECT count(*), sum(requests), sum(tokens_in / 1e6 * 0.1 + tokens_out / 1e6 * 0.4) "
-                         "FROM ops.scores WHERE scorer IN ('edu', 'domain') "
-                         "AND content_hash IN (SELECT content_hash FROM tiers.l2_selected)")[0]  # fmt: skip
+                         f"FROM ops.scores WHERE scorer IN ('edu', 'domain') AND content_hash IN ({trained})"
+                   )[0]  # fmt: skip
     spent = exported.manifest["cost"]["by_tier"]["l2_selected"]
     assert (spent["results"], spent["calls"]) == judged[:2] and judged[0] > 0
     assert exported.manifest["cost"]["total"] == pytest.approx(judged[2], abs=1e-6)

@@ -15,6 +15,7 @@ from rich.table import Column, Table
 from warehouse.catalog import open_catalog
 from warehouse.config import Settings, load_settings
 from warehouse.corpus import CorpusError, load_manifest, prepare
+from warehouse.evaluate.commands import COMMANDS as EVALUATE_COMMANDS
 from warehouse.export.commands import COMMANDS as EXPORT_COMMANDS
 from warehouse.ingest import FORMATS, IngestSummary, ingest
 from warehouse.objectstore import redact
@@ -709,7 +710,7 @@ def quickstart(ctx: click.Context, progress: bool | None) -> None:
         ctx.exit(1)
 
 
-for command in EXPORT_COMMANDS:
+for command in (*EXPORT_COMMANDS, *EVALUATE_COMMANDS):
     main.add_command(command)
 
 

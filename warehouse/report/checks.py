@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from warehouse.publish import key_column
 from warehouse.query import LakeConnection
-from warehouse.report.blocks import Note, Section, run
+from warehouse.report import charts
+from warehouse.report.blocks import Chart, Note, Section, run
 from warehouse.report.pins import Pins
 from warehouse.tables import BY_NAME
 
@@ -206,21 +207,46 @@ def cost(con: LakeConnection, pins: Pins) -> Section:
     return section
 
 
+_CURVE_TYPE = '[{"tokens": "BIGINT", "train_loss": "DOUBLE", "eval_loss": "DOUBLE"}]'
+
+
 def evaluation(con: LakeConnection, pins: Pins) -> Section:
-    """Training evaluations recorded in ``ops.evaluations``, when this lake has that table."""
+    """``tierhouse evaluate`` runs of this build from ``ops.evaluations``: each arm's result and its loss curve."""
     section = Section("evaluation", "Evaluation")
     if not pins.exists("ops.evaluations"):
         section.missing = "no evaluation has been run: this lake has no ops.evaluations table"
         return section
-    section.blocks.append(
-        run(
-            con,
-            "evaluation-runs",
-            "Evaluation runs recorded, per arm",
-            f"""
-            SELECT arm, count(*) AS runs, count(DISTINCT seed) AS seeds
-            FROM {pins.at("ops.evaluations")} GROUP BY ALL ORDER BY arm
-            """,
-        )
+    runs = f"{pins.at('ops.evaluations')} WHERE seed IS NOT NULL AND as_of = '{pins.tag}'"
+    arms = run(
+        con,
+        "evaluation-arms",
+        "Proxy models trained on this build's exports, per evaluation and arm (eval loss in nats per token)",
+        f"""
+        SELECT eval_id, arm, any_value(tokens) AS tokens, count(*) AS seeds,
+               round(avg((metrics->>'$.eval_loss')::DOUBLE), 4) AS eval_loss,
+               round(stddev_samp((metrics->>'$.eval_loss')::DOUBLE), 4) AS eval_loss_sd,
+               round(avg((metrics->>'$.unigram_eval_loss')::DOUBLE), 4) AS unigram_loss
+        FROM {runs} GROUP BY ALL ORDER BY eval_id, arm
+        """,
     )
+    if not arms.rows:
+        section.missing = f"no evaluation of build {pins.build_id} is recorded in ops.evaluations"
+        return section
+    curves = run(
+        con,
+        "evaluation-curves",
+        "Eval loss during training, mean over seeds",
+        f"""
+        WITH p AS (SELECT eval_id, arm, unnest(from_json(curve, '{_CURVE_TYPE}')) AS p FROM {runs})
+        SELECT eval_id, arm, p.tokens AS tokens, round(avg(p.eval_loss), 4) AS eval_loss, count(*) AS seeds
+        FROM p GROUP BY ALL ORDER BY eval_id, arm, tokens
+        """,
+    )
+    lines: dict[str, tuple[list[float], list[float]]] = {}
+    for eval_id, arm, tokens, loss, _ in curves.rows:
+        xs, ys = lines.setdefault(f"{arm} ({eval_id[:8]})", ([], []))
+        xs.append(tokens)
+        ys.append(loss)
+    chart = charts.lines(lines, xlabel="training tokens", ylabel="eval loss (nats/token)")
+    section.blocks += [Chart(chart, "Eval loss per arm during training", curves.key), arms, curves]
     return section
