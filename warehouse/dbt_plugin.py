@@ -171,6 +171,7 @@ class Plugin(BasePlugin):
             stats = run_l1(
                 cursor, self.catalog, catalog_kwargs(self.settings), plan,
                 chunk_rows=int(engine["chunk_rows"]), actors=int(engine["actors"]),
+                actor_cpus=float(engine["actor_cpus"]),
             )  # fmt: skip
         finally:
             cursor.close()

@@ -102,7 +102,7 @@
     {% if config.get('engine_plan') and var('engine') == 'ray' %}
       {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-engine',
             {'plan': config.get('engine_plan'), 'address': var('ray_address'), 'chunk_rows': var('ray_chunk_rows'),
-             'actors': var('ray_actors'), 'full_refresh': flags.FULL_REFRESH}) %}
+             'actors': var('ray_actors'), 'actor_cpus': var('ray_actor_cpus'), 'full_refresh': flags.FULL_REFRESH}) %}
     {% endif %}
     {% call statement('main') -%}
       create schema if not exists {{ staging.schema }};

@@ -27,6 +27,9 @@ from warehouse.tables import L0_RAW, L1_CLEAN, MEASURES
 
 CHUNK_ROWS = 5_000  # documents per batch, data file and commit
 ACTORS = 2  # actors per operator pool: each loads the models once
+#: CPUs Ray reserves per actor. The reads need CPUs too: with a whole CPU per actor, two actors on two
+#: cores leave none, and the job waits for ever (seen here on Ray 2.60)
+ACTOR_CPUS = 0.5
 
 
 @dataclass
@@ -112,6 +115,7 @@ def run_l1(
     *,
     chunk_rows: int = CHUNK_ROWS,
     actors: int = ACTORS,
+    actor_cpus: float = ACTOR_CPUS,
     on_chunk: Callable[[JobStats], None] | None = None,
 ) -> JobStats:
     """Measure what L1 will need and ``ops.measures`` lacks; ``con`` sees the lake as the model does.
@@ -145,7 +149,7 @@ def run_l1(
         for mode, dataset, job_plan, counter in jobs:
             results = dataset.map_batches(
                 Measurer, fn_constructor_kwargs={"catalog_kwargs": catalog_kwargs, "plan": job_plan, "mode": mode},
-                batch_size=chunk_rows, batch_format="pyarrow", concurrency=actors,
+                batch_size=chunk_rows, batch_format="pyarrow", concurrency=actors, num_cpus=actor_cpus,
             )  # fmt: skip
             for manifest in results.iter_batches(batch_size=None, batch_format="pyarrow"):
                 for chunk in manifest.to_pylist():

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from udfs.registry import version_of
+
 EXTRACT = "l1_extract"  # th_extract then th_language: one row per L0 document
 FLAGS = "th_quality_flags"  # the Gopher/C4/FineWeb verdicts: one row per English text and rule profile
 KEY_SEP = "\x1f"
@@ -44,3 +46,11 @@ def resolve(con: duckdb.DuckDBPyConnection, extractor_sql: str, rules_sql: str, 
     ).fetchall()
     by_source = {source: (rules, key) for source, rules, key in rows}
     return L1Plan(extractor, by_source, by_source[""])
+
+
+def default_plan() -> L1Plan:
+    """The plan L1's model resolves under its default vars (l1_rules {}, no source profiles): for running
+    the job on its own, as the Ray tests and benchmarks/ray.py do."""
+    return L1Plan(
+        f"{version_of('th_extract')}+{version_of('th_language')}", {}, ("{}", f"{{}}@{version_of('th_quality_flags')}")
+    )
