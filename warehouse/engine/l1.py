@@ -132,8 +132,7 @@ def run_l1(
         snapshot = catalog.load_table(L0_RAW.name).metadata.current_snapshot_id
         source = ray.data.read_iceberg(
             table_identifier=L0_RAW.name, catalog_kwargs=catalog_kwargs, snapshot_id=snapshot,
-            selected_fields=("doc_id", "source", "content", "content_type"),
-        )  # fmt: skip
+        ).select_columns(["doc_id", "source", "content", "content_type"])  # fmt: skip
         source = source.map_batches(
             only_todo, fn_kwargs={"column": "doc_id", "todo": pa.array(documents)}, batch_format="pyarrow"
         )
@@ -141,8 +140,7 @@ def run_l1(
     if rejudge:
         source = ray.data.read_iceberg(
             table_identifier=L1_CLEAN.name, catalog_kwargs=catalog_kwargs, row_filter=EqualTo("language", "en"),
-            selected_fields=("content_hash", "text", "source"),
-        )  # fmt: skip
+        ).select_columns(["content_hash", "text", "source"])  # fmt: skip
         jobs.append(("flags", source, replace(plan, todo=rejudge), "rejudged"))
     workers: set[str] = set()
     with progress_bar("Ray: L1 operators", len(documents) + len(rejudge), unit="documents") as advance:
