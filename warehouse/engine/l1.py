@@ -151,6 +151,8 @@ def run_l1(
             )  # fmt: skip
             for manifest in results.iter_batches(batch_size=None, batch_format="pyarrow"):
                 for chunk in manifest.to_pylist():
+                    if not chunk["inputs"]:  # a batch the todo filter emptied
+                        continue
                     if chunk["path"]:
                         path = chunk["path"]
                         commit_with_retry(lambda p=path: catalog.load_table(MEASURES.name).add_files([p]))
