@@ -48,6 +48,7 @@ MODULE_SECONDS = {
     "test_heuristics_parity.py": 200, "test_build.py": 200, "test_gates.py": 190, "test_l1_build.py": 140,
     "test_build_lock.py": 110, "test_maintain.py": 106, "test_time_travel.py": 90, "test_shared_lake.py": 70,
     "test_export.py": 80, "test_durability.py": 60, "test_report.py": 60,  # report: plus a minute where chromium
+    "test_ray_engine.py": 100,
 }  # fmt: skip
 
 
