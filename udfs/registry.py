@@ -130,23 +130,34 @@ def versions_digest() -> str:
     return hashlib.sha256(json.dumps(versions(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _version_of(name: str) -> str:
+def version_of(name: str) -> str:
+    """Operator ``name``'s version (SQL: ``th_version(name)``); unknown names list the known ones."""
     known = versions()
     if name not in known:
         raise KeyError(f"th_version: no operator {name!r}; operators: {', '.join(sorted(known))}")
     return known[name]
 
 
+BY_NAME: dict[str, Udf] = {u.name: u for u in UDFS}
+
+
+def apply(name: str, *columns: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Operator ``name`` over whole Arrow columns, NULL in, NULL out: what its SQL function computes,
+    callable outside DuckDB too (the Ray engine runs operators through this, so results are identical)."""
+    udf = BY_NAME[name]
+    rows = list(zip(*(c.to_pylist() for c in columns), strict=True))
+    if udf.batch:
+        present = [row for row in rows if not any(v is None for v in row)]
+        done = iter(udf.fn(*map(list, zip(*present, strict=True))) if present else [])
+        return pa.array([None if any(v is None for v in row) else next(done) for row in rows], type=udf.arrow_type)
+    return pa.array([None if any(v is None for v in row) else udf.fn(*row) for row in rows], type=udf.arrow_type)
+
+
 def _vectorised(udf: Udf) -> Callable[..., pa.Array]:
     """Apply ``udf.fn`` to each row of whole Arrow batches; NULL in, NULL out."""
 
     def run(*columns: pa.ChunkedArray) -> pa.Array:
-        rows = list(zip(*(c.to_pylist() for c in columns), strict=True))
-        if udf.batch:
-            present = [row for row in rows if not any(v is None for v in row)]
-            done = iter(udf.fn(*map(list, zip(*present, strict=True))) if present else [])
-            return pa.array([None if any(v is None for v in row) else next(done) for row in rows], type=udf.arrow_type)
-        return pa.array([None if any(v is None for v in row) else udf.fn(*row) for row in rows], type=udf.arrow_type)
+        return apply(udf.name, *columns)
 
     # DuckDB reads the arity off the signature, so *args will not do.
     arity = {
@@ -169,5 +180,5 @@ def register(con: duckdb.DuckDBPyConnection) -> list[str]:
         )  # fmt: skip
     with contextlib.suppress(duckdb.InvalidInputException):
         con.remove_function("th_version")
-    con.create_function("th_version", _version_of, ["VARCHAR"], "VARCHAR")
+    con.create_function("th_version", version_of, ["VARCHAR"], "VARCHAR")
     return [*(u.name for u in UDFS), "th_version"]

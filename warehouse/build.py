@@ -47,6 +47,18 @@ def with_accepted_drift(variables: str | None, tiers: list[str], reason: str | N
     return json.dumps({**merged, "gate_accept_drift": accepted})
 
 
+def with_engine(variables: str | None, engine: str | None, ray_address: str | None) -> str | None:
+    """``variables`` plus the dbt vars ``engine`` and ``ray_address`` when they were given."""
+    if ray_address and engine != "ray":
+        raise ValueError("--ray-address needs --engine ray")
+    extra = {k: v for k, v in (("engine", engine), ("ray_address", ray_address)) if v}
+    if not extra:
+        return variables
+    import yaml
+
+    return json.dumps({**(yaml.safe_load(variables or "{}") or {}), **extra})
+
+
 def run_build(
     settings: Settings,
     *,

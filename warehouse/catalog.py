@@ -43,11 +43,21 @@ def open_catalog(settings: Settings) -> Catalog:
     from pyiceberg.catalog.sql import SqlCatalog
 
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    return SqlCatalog(
-        "tierhouse",
-        uri=f"sqlite:///{settings.catalog_db}",
-        warehouse=settings.warehouse_dir.as_uri(),
-    )
+    properties = catalog_kwargs(settings)
+    return SqlCatalog(properties.pop("name"), **properties)
+
+
+def catalog_kwargs(settings: Settings) -> dict[str, str]:
+    """pyiceberg's ``load_catalog`` arguments (``name`` included) for the catalog ``open_catalog`` opens:
+    what another process, such as a Ray worker, needs to open the same one. They may hold credentials."""
+    if not settings.embedded:
+        return {"name": settings.catalog_name, **catalog_properties(settings.catalog_name)}
+    return {
+        "name": "tierhouse",
+        "type": "sql",
+        "uri": f"sqlite:///{settings.catalog_db}",
+        "warehouse": settings.warehouse_dir.as_uri(),
+    }
 
 
 def commit_with_retry(attempt: Callable[[], T], give_up_after_s: float = 300.0) -> T:

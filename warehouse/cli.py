@@ -459,6 +459,13 @@ def print_build(record: dict | None) -> None:
 @click.option("--reason", help="Why the drift is accepted; recorded in ops.builds with who accepted which checks.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another build is running, instead of waiting.")
 @click.option(
+    "--engine", type=click.Choice(["local", "ray"]),
+    help="Where L1's per-document operators run: in this process (local, the default) or as a Ray Data job (ray).",
+)  # fmt: skip
+@click.option(
+    "--ray-address", help="With --engine ray: the Ray cluster to join (auto, ray://host:10001); default: a local one."
+)
+@click.option(
     "--report/--no-report", "write", default=None,
     help="Write the build's HTML report to <lake>/reports/build-N.html (default: on unless $TIERHOUSE_REPORT=0).",
 )  # fmt: skip
@@ -472,6 +479,8 @@ def build(
     no_wait: bool,
     accept: tuple[str, ...],
     reason: str | None,
+    engine: str | None,
+    ray_address: str | None,
     write: bool | None,
 ) -> None:
     """Run `dbt build` over the lake: every tier written, gated and published; the build is recorded.
@@ -481,11 +490,13 @@ def build(
     """
     import getpass
 
-    from warehouse.build import run_build, with_accepted_drift
+    from warehouse.build import run_build, with_accepted_drift, with_engine
     from warehouse.buildlock import BuildLockBusy
 
     try:
-        variables = with_accepted_drift(variables, list(accept), reason, getpass.getuser())
+        variables = with_engine(
+            with_accepted_drift(variables, list(accept), reason, getpass.getuser()), engine, ray_address
+        )
     except (ValueError, KeyError) as exc:
         raise click.UsageError(str(exc).strip("'\"")) from exc
     try:

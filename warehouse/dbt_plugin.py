@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from udfs.registry import register as register_udfs
 from udfs.registry import versions_digest
 from warehouse.buildlock import BuildLock, build_waits, lease_seconds
 from warehouse.builds import Build, build_tag, git_revision, next_build_id
-from warehouse.catalog import open_catalog
+from warehouse.catalog import catalog_kwargs, open_catalog
 from warehouse.config import load_settings
 from warehouse.duck import load_extensions
 from warehouse.export.ledger import record_build_costs
@@ -32,7 +32,7 @@ from warehouse.fingerprint import inputs_seen, is_current
 from warehouse.fuzzy import deduplicate, mark_near_duplicates
 from warehouse.publish import publish, scan_sql, skip_unchanged
 from warehouse.query import register_table, register_tables
-from warehouse.tables import SCORES, init_warehouse, resolve_name
+from warehouse.tables import MEASURES, SCORES, init_warehouse, resolve_name
 from warehouse.timetravel import prepare
 
 #: The build the current dbt invocation belongs to, readable by ``tierhouse build`` in-process.
@@ -91,6 +91,9 @@ class Plugin(BasePlugin):
         if target_config.location.format == "tierhouse-build-end":
             self._finish(config)
             return
+        if target_config.location.format == "tierhouse-engine":
+            self._run_engine(target_config.location.path, dict(config))
+            return
         build = self._build(dict(config["vars"]))
         tdef = resolve_name(target_config.location.path)
         tag = build_tag(build.build_id)
@@ -145,7 +148,35 @@ class Plugin(BasePlugin):
             cursor.execute(f"DROP VIEW {relation}")
         finally:
             cursor.close()
-        self.operators[target] = {"fuzzy_dedup": {"config": config.key, "threshold": config.threshold, **asdict(stats)}}
+        self.operators.setdefault(target, {})["fuzzy_dedup"] = {
+            "config": config.key,
+            "threshold": config.threshold,
+            **asdict(stats),
+        }
+
+    def _run_engine(self, target: str, engine: dict[str, Any]) -> None:
+        """With var ``engine: ray``: measure what the model will join as a Ray Data job (warehouse/engine),
+        committing to ops.measures, before the model's SQL runs. The build lock is held throughout."""
+        from warehouse.engine.l1 import connect, run_l1
+        from warehouse.engine.plan import resolve
+
+        spec = dict(engine["plan"])
+        cursor = self.conn.cursor()
+        try:
+            plan = replace(
+                resolve(cursor, spec["extractor"], spec["rules"], spec["rules_key"]),
+                full_refresh=bool(engine["full_refresh"]),
+            )
+            connect(engine["address"])
+            stats = run_l1(
+                cursor, self.catalog, catalog_kwargs(self.settings), plan,
+                chunk_rows=int(engine["chunk_rows"]), actors=int(engine["actors"]),
+                actor_cpus=float(engine["actor_cpus"]),
+            )  # fmt: skip
+        finally:
+            cursor.close()
+        register_table(self.conn, self.catalog, MEASURES)
+        self.operators.setdefault(resolve_name(target).name, {})["ray"] = stats.summary()
 
     def _note_retrained(self, cursor: DuckDBPyConnection, staging: str) -> None:
         """Record which distilled classifiers this build replaced, and how many scores that moved.

@@ -283,6 +283,28 @@ MINHASH_EDGES = TableDef(
     "Every LSH candidate pair of texts (a < b) with its estimated Jaccard; clusters are built from these.",
 )
 
+MEASURES = TableDef(
+    "ops.measures",
+    pa.schema(
+        [
+            _req("input_hash", pa.string()),  # L0's doc_id for extraction, L1's content_hash for rules
+            _req("operator", pa.string()),
+            _req("version", pa.string()),
+            _opt("text", pa.large_string()),
+            _opt("title", pa.string()),
+            _opt("language_hint", pa.string()),
+            _opt("extraction_error", pa.string()),
+            _opt("language", pa.string()),
+            _opt("language_score", pa.float64()),
+            _opt("quality_flags", pa.list_(pa.string())),
+            _opt("worker", pa.string()),
+            _req("measured_at", TS),
+        ]
+    ),
+    (),
+    "Per-document operator results an engine (Ray Data) computed, once per (input hash, operator, version).",
+)
+
 BUILDS = TableDef(
     "ops.builds",
     pa.schema(
@@ -426,6 +448,7 @@ ALL_TABLES: tuple[TableDef, ...] = (
     QA,
     MINHASH,
     MINHASH_EDGES,
+    MEASURES,
     BUILDS,
     GATE_FAILURES,
     EXPORTS,

@@ -36,7 +36,7 @@
       'gate_min_rows': var('gate_min_rows'), 'gate_max_row_drop': var('gate_max_row_drop'),
       'gate_mostly': var('gate_mostly'), 'gate_drift': var('gate_drift'),
       'gate_accept_drift': var('gate_accept_drift'),
-      'llm_prices': var('llm_prices'),
+      'llm_prices': var('llm_prices'), 'engine': var('engine'),
   }) }}
 {%- endmacro %}
 
@@ -98,6 +98,12 @@
     {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-skip', settings) %}
     {% call statement('main') -%} select 'unchanged' as status {%- endcall %}
   {%- else -%}
+    {#- config(engine_plan={...}) with var engine: ray: a Ray Data job measures first (warehouse/engine) -#}
+    {% if config.get('engine_plan') and var('engine') == 'ray' %}
+      {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-engine',
+            {'plan': config.get('engine_plan'), 'address': var('ray_address'), 'chunk_rows': var('ray_chunk_rows'),
+             'actors': var('ray_actors'), 'actor_cpus': var('ray_actor_cpus'), 'full_refresh': flags.FULL_REFRESH}) %}
+    {% endif %}
     {% call statement('main') -%}
       create schema if not exists {{ staging.schema }};
       create or replace table {{ staging }} as (

@@ -18,8 +18,15 @@
     earliest-ingested document as near_duplicate, naming that keeper in near_dup_cluster.
   - Neither rule touches the row of the copy that is kept: dup_cluster and near_dup_cluster are
     set on the later copies only, so new duplicates never rewrite stored rows.
+  - Var engine: ray runs extraction, language ID and the rules as a Ray Data job first (warehouse/engine)
+    and this query joins its results in ops.measures, keyed by (doc_id or content_hash, operator, version).
 -#}
-{{ config(strategy='incremental', fuzzy_dedup=var('l1_fuzzy_dedup')) }}
+{%- set ray = var('engine') == 'ray' -%}
+{%- if ray and var('l1_c4_rewrite') -%}
+  {{ exceptions.raise_compiler_error("engine: ray does not run l1_c4_rewrite (FineWeb's chain) yet; build with engine: local") }}
+{%- endif -%}
+{{ config(strategy='incremental', fuzzy_dedup=var('l1_fuzzy_dedup'),
+          engine_plan={'extractor': l1_extractor(), 'rules': l1_rules_literal(), 'rules_key': l1_rules_key()}) }}
 
 with l0 as (
     select doc_id, source, uri, content_type, content, ingested_at
@@ -31,6 +38,26 @@ previous as (
     select * from {{ this }} where extractor = {{ l1_extractor() }} {%- if flags.FULL_REFRESH %} and false{% endif %}
 ),
 
+{% if ray -%}
+fresh as materialized (
+    -- measured by the Ray job: th_extract, then th_language on its text
+    select
+        l0.doc_id, l0.source, l0.uri, m.text, m.title, m.language_hint, m.extraction_error,
+        struct_pack(language := m.language, score := m.language_score) as lang
+    from l0
+    join {{ source('ops', 'measures') }} m
+      on m.input_hash = l0.doc_id and m.operator = 'l1_extract' and m.version = {{ l1_extractor() }}
+    where l0.doc_id not in (select doc_id from previous)
+),
+
+judged as (
+    -- the Ray job's rule verdicts per text and rule profile (texts several documents share may repeat)
+    select input_hash as content_hash, version as quality_rules, any_value(quality_flags) as flags
+    from {{ source('ops', 'measures') }}
+    where operator = 'th_quality_flags'
+    group by all
+),
+{%- else -%}
 extracted as materialized (
     select doc_id, source, uri, th_extract(content, content_type) as x
     from l0
@@ -44,6 +71,7 @@ fresh as materialized (
         th_language(x.text) as lang
     from extracted
 ),
+{%- endif %}
 
 {% if var('l1_c4_rewrite') -%}
 chained as materialized (
@@ -86,7 +114,15 @@ flagged as (
             case
                 when language <> 'en' then []
                 when quality_rules = {{ l1_rules_key() }} then quality_flags
+                {%- if ray %}
+                else coalesce(
+                    (select j.flags from judged j where j.content_hash = measured.content_hash
+                        and j.quality_rules = {{ l1_rules_key() }}),
+                    error('ops.measures holds no th_quality_flags verdict for content_hash ' || content_hash)
+                )
+                {%- else %}
                 else th_quality_flags(text, {{ l1_rules_literal() }})
+                {%- endif %}
             end as quality_flags,
             {{ l1_rules_key() }} as quality_rules
         )

@@ -1,0 +1,113 @@
+"""L1's operators in one process against the same operators as a Ray Data job, on the same documents.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/ray.py [--languages 6] [--chunk-rows 100] [--cpus 2]
+
+Documents: Debian handbook pages of the first ``--languages`` languages (127 pages each). Both sides
+run extraction, language ID and, on English texts, the quality rules through ``udfs.registry.apply``,
+batch by batch. In process: one Python loop. Ray: ``warehouse.engine.l1.run_l1`` on a local instance
+of ``--cpus`` CPUs, reading L0 with ``ray.data.read_iceberg`` and committing each batch to
+``ops.measures`` (the start of Ray itself is timed apart). Overhead per batch is Ray's wall time less
+the in-process time divided by the actors that share it, over the batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def in_process(con, plan, chunk_rows: int) -> tuple[float, int]:
+    """The operators over every L0 document in one process, ``chunk_rows`` at a time."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from udfs.registry import apply
+
+    started, batches = time.perf_counter(), 0
+    reader = con.execute("SELECT doc_id, content, content_type FROM tiers.l0_raw").to_arrow_reader(chunk_rows)
+    rules = plan.default_rules[0]
+    for batch in reader:
+        batches += 1
+        extracted = apply("th_extract", batch.column("content"), batch.column("content_type"))
+        texts = pc.struct_field(extracted, "text")
+        languages = apply("th_language", texts).to_pylist()
+        english = [t for t, lang in zip(texts.to_pylist(), languages, strict=True) if lang["language"] == "en"]
+        if english:
+            apply("th_content_hash", pa.array(english))
+            apply("th_quality_flags", pa.array(english), pa.array([rules] * len(english)))
+    return time.perf_counter() - started, batches
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--languages", type=int, default=6)
+    parser.add_argument("--chunk-rows", type=int, default=100)
+    parser.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--actors", type=int, default=2)
+    args = parser.parse_args()
+
+    import ray
+
+    from warehouse.catalog import catalog_kwargs
+    from warehouse.config import load_settings
+    from warehouse.corpus import prepare
+    from warehouse.engine.l1 import run_l1
+    from warehouse.engine.plan import default_plan
+    from warehouse.ingest import ingest
+    from warehouse.query import connect
+
+    settings = load_settings(Path(tempfile.mkdtemp(prefix="th-ray-")) / "lake")
+    corpus = {p.source.name: p for p in prepare(settings.cache_dir)}
+    root = corpus["debian_handbook"].paths[0]
+    for language in sorted(p.name for p in root.iterdir())[: args.languages]:
+        ingest([root / language], "debian_handbook", settings=settings)
+    lake = connect(settings)
+    (documents,) = lake.execute("SELECT count(*) FROM tiers.l0_raw").fetchone()
+    plan = default_plan()
+
+    local_s, batches = in_process(lake.con, plan, args.chunk_rows)
+    began = time.perf_counter()
+    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+    ray_start_s = time.perf_counter() - began
+    stats = run_l1(
+        lake.con, lake.catalog, catalog_kwargs(settings), plan, chunk_rows=args.chunk_rows, actors=args.actors
+    )
+    ray.shutdown()
+    assert stats.measured == documents, (stats.measured, documents)
+    overhead = (stats.seconds - local_s / min(args.actors, args.cpus)) / max(stats.chunks, 1)
+    print(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).date().isoformat(),
+                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+                "documents": documents,
+                "batches": batches,
+                "chunk_rows": args.chunk_rows,
+                "ray_cpus": args.cpus,
+                "actors": args.actors,
+                "in_process_s": round(local_s, 2),
+                "in_process_docs_per_s": round(documents / local_s, 1),
+                "ray_start_s": round(ray_start_s, 2),
+                "ray_job_s": round(stats.seconds, 2),
+                "ray_docs_per_s": round(documents / stats.seconds, 1),
+                "ray_vs_in_process": round(local_s / stats.seconds, 2),
+                "ray_workers_that_took_batches": len(stats.workers),
+                "overhead_s_per_batch": round(overhead, 3),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The Ray Data engine (dbt var engine: ray) on a local Ray instance over real Iceberg tables.
+
+One Ray instance (two CPUs, so two actors) serves the module; the lake holds real handbook pages.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import ray
+from click.testing import CliRunner
+from conftest import query
+
+from warehouse.build import run_build
+from warehouse.catalog import catalog_kwargs
+from warehouse.cli import main
+from warehouse.config import load_settings
+from warehouse.engine.l1 import run_l1
+from warehouse.engine.plan import default_plan
+from warehouse.ingest import ingest
+from warehouse.query import connect
+
+RAY_VARS = "{engine: ray, ray_chunk_rows: 40}"
+KILL_AFTER = 2  # chunks the killed job commits before it dies
+CHUNK = 20
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory, handbook_root, ray_instance):
+    """English and German handbook pages (311 files), built once in process: L1 as the default engine makes it."""
+    home = tmp_path_factory.mktemp("ray") / "lake"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TIERHOUSE_HOME", str(home))
+        settings = load_settings()
+        for language in ("en-US", "de-DE"):
+            ingest([handbook_root / language], "debian_handbook", settings=settings)
+        assert run_build(settings, select=["l1_clean"], quiet=True).success
+        yield settings
+
+
+def _rows(settings) -> dict[str, int]:
+    """L1 by key, each row's hash over every column."""
+    return dict(query(settings, "SELECT doc_id, hash(l) FROM tiers.l1_clean l"))
+
+
+def _extractions(settings) -> tuple[int, int]:
+    return query(
+        settings, "SELECT count(*), count(DISTINCT input_hash) FROM ops.measures WHERE operator = 'l1_extract'"
+    )[0]
+
+
+def test_ray_l1_rows_equal_the_in_process_rows(lake):
+    in_process = _rows(lake)
+    outcome = run_build(lake, select=["l1_clean"], variables=RAY_VARS, full_refresh=True, quiet=True)
+    assert outcome.success
+    model = outcome.record["models"]["l1_clean"]
+    ray_stats = model["operators"]["ray"]
+    documents = len(in_process)
+    assert documents > 250 and ray_stats["measured"] == documents
+    assert ray_stats["workers"] >= 2  # both actors took batches
+    assert ray_stats["chunks"] >= documents // 40
+    assert _extractions(lake) == (documents, documents)
+    # every English text's rules ran on Ray, none in process: the model raises on a missing verdict
+    (english,) = query(lake, "SELECT count(DISTINCT content_hash) FROM tiers.l1_clean WHERE language = 'en'")[0]
+    assert english > 100
+    assert query(lake, "SELECT count(DISTINCT input_hash) FROM ops.measures WHERE operator = 'th_quality_flags'") == [
+        (english,)
+    ]
+    # recomputed on Ray, every row equals the in-process one: the publisher finds nothing to change
+    assert model["status"] == "unchanged"
+    assert _rows(lake) == in_process
+    kept = query(lake, "SELECT count(*) FILTER (kept), count(DISTINCT language) FROM tiers.l1_clean")[0]
+    assert kept[0] > 50 and kept[1] >= 2
+
+
+def test_a_killed_job_resumes_with_only_the_unfinished_chunks(lake, handbook_root, ray_instance, tmp_path):
+    before, _ = _extractions(lake)
+    ingest([handbook_root / "fr-FR"], "debian_handbook", settings=lake)
+    (added,) = query(lake, "SELECT count(*) FROM tiers.l0_raw")[0]
+    added -= before
+    # the job dies (SIGKILL, no cleanup) right after committing its second chunk
+    script = (
+        f"import os, signal, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import ray\n"
+        "from test_ray_engine import _job\nfrom warehouse.config import load_settings\n"
+        f"ray.init(address={ray_instance!r}, log_to_driver=False)\n"
+        f"_job(load_settings(), lambda s: s.chunks == {KILL_AFTER} and os.kill(os.getpid(), signal.SIGKILL))\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    committed, distinct = _extractions(lake)
+    assert 0 < committed - before < added and distinct == committed
+
+    resumed = _job(lake)
+    assert resumed.measured == added - (committed - before)  # only documents without a result
+    assert _extractions(lake) == (before + added, before + added)  # none lost, none twice
+
+    outcome = run_build(lake, select=["l1_clean"], variables=RAY_VARS, quiet=True)
+    assert outcome.success
+    assert outcome.record["models"]["l1_clean"]["operators"]["ray"]["measured"] == 0
+    assert query(lake, "SELECT count(*) FROM tiers.l1_clean") == [(before + added,)]
+
+
+def _job(settings, on_chunk=None):
+    """The Ray job alone, as the plugin runs it before L1's SQL, in chunks of 20 documents."""
+    lake = connect(settings)
+    try:
+        return run_l1(
+            lake.con, lake.catalog, catalog_kwargs(settings), default_plan(), chunk_rows=CHUNK, on_chunk=on_chunk
+        )
+    finally:
+        lake.close()
+
+
+def test_ray_refuses_what_it_does_not_run(lake):
+    """A Ray address without the Ray engine is a usage error; FineWeb's chain is refused, naming it."""
+    result = CliRunner().invoke(main, ["build", "--ray-address", "auto"])
+    assert result.exit_code == 2 and "--ray-address needs --engine ray" in result.output
+    outcome = run_build(lake, select=["l1_clean"], variables="{engine: ray, l1_c4_rewrite: true}", quiet=True)
+    assert not outcome.success
+    assert query(lake, "SELECT count(*) FROM ops.builds WHERE status = 'success'") == [(3,)]
