@@ -20,13 +20,17 @@ import sys
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pytest
 
 from warehouse.config import load_settings
 from warehouse.corpus.copies import distinct_copy
+from warehouse.duck import new_connection
 from warehouse.ingest import ingest
+from warehouse.memory.append import append_query
 from warehouse.memory.peak import Measured, run_measured
 from warehouse.query import connect
+from warehouse.tables import L1_CLEAN, ensure_table
 
 COPIES = 2
 LIMIT = "12MB"  # DuckDB's memory_limit: well below the ~21.5 MB of text the build reads and writes
@@ -96,3 +100,28 @@ def test_a_build_that_cannot_fit_names_its_step_and_need(ingested):
     assert failed.returncode != 0
     assert "tiers.l1_clean: step 'staging (the model's SQL)' ran out of memory" in output, output[-3000:]
     assert f"DuckDB may use {IMPOSSIBLE} (TIERHOUSE_MEMORY_LIMIT) and it asked for" in output
+
+
+def test_append_streams_a_large_change_in_chunks_as_one_snapshot(catalog, corpus):
+    """The audit append writes a chunk's data files before reading the next, all in one snapshot."""
+    texts = [json.loads(p.read_text())["text"] for p in sorted(corpus["sotu"].paths[0].glob("*.json"))[:40]]
+    given = {"doc_id": [f"doc-{i}" for i in range(40)], "source": ["sotu"] * 40, "content_hash": ["h"] * 40}
+    docs = pa.table(
+        {f.name: given.get(f.name, texts if f.name == "text" else pa.nulls(40, f.type)) for f in L1_CLEAN.schema}
+    )
+    con = new_connection()
+    con.register("docs", docs)
+    table = ensure_table(catalog, L1_CLEAN)
+    with table.transaction() as tx:
+        rows = append_query(tx, table.io, con, "SELECT * FROM docs", L1_CLEAN.schema, "main", chunk_bytes=100_000)
+    table = catalog.load_table(L1_CLEAN.name)
+    files = [task.file for task in table.scan().plan_files()]
+    assert rows == 40 and len(table.snapshots()) == 1
+    assert len(files) >= docs.nbytes // 100_000 // 2  # about a file per 100 KB chunk, never one for all
+    assert sum(f.record_count for f in files) == 40
+    assert sorted(table.scan().to_arrow().column("text").to_pylist()) == sorted(texts)
+
+
+def test_a_memory_limit_duckdb_cannot_read_is_refused_naming_the_setting():
+    with pytest.raises(ValueError, match="TIERHOUSE_MEMORY_LIMIT='lots'"):
+        new_connection(memory_limit="lots")

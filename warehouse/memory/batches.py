@@ -6,8 +6,18 @@ from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 
-#: rows DuckDB hands over per batch: small, so a group never overshoots its byte bound by much
+#: rows DuckDB hands over per batch
 READ_ROWS = 2048
+
+
+def _pieces(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
+    """``batch``, or zero-copy slices of it of about ``max_bytes`` each when it is larger."""
+    if batch.nbytes <= max_bytes or batch.num_rows < 2:
+        yield batch
+        return
+    rows = max(1, batch.num_rows * max_bytes // batch.nbytes)
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
 
 
 def bounded_tables(
@@ -16,7 +26,7 @@ def bounded_tables(
     """Consecutive batches as tables of at most about ``max_bytes`` (and ``max_rows``) each."""
     group: list[pa.RecordBatch] = []
     size = rows = 0
-    for batch in batches:
+    for batch in (piece for whole in batches for piece in _pieces(whole, max_bytes)):
         if group and (size + batch.nbytes > max_bytes or (max_rows and rows + batch.num_rows > max_rows)):
             yield pa.Table.from_batches(group)
             group, size, rows = [], 0, 0
