@@ -124,7 +124,7 @@ def l0_text_bytes(home: Path) -> int:
 
     lake = connect(load_settings(home))
     try:
-        return lake.sql("SELECT sum(octet_length(content)) FROM tiers.l0_raw").fetchone()[0]
+        return lake.sql("SELECT sum(strlen(content)) FROM tiers.l0_raw").fetchone()[0]
     finally:
         lake.close()
 

@@ -68,7 +68,7 @@ def ingested(corpus, tmp_path_factory) -> tuple[Path, int]:
     ingest([docs], "sotu", settings=load_settings(home).with_overrides(commit_bytes=COMMIT_BYTES), show_progress=False)
     lake = connect(load_settings(home))
     try:
-        size = lake.sql("SELECT sum(octet_length(content)) FROM tiers.l0_raw").fetchone()[0]
+        size = lake.sql("SELECT sum(strlen(content)) FROM tiers.l0_raw").fetchone()[0]
     finally:
         lake.close()
     return home, size
