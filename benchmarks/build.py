@@ -1,11 +1,15 @@
 """Build cost: a full `tierhouse build` of the bundled corpus, an incremental one after +1% documents,
-and a rebuild with nothing changed.
+and a rebuild with nothing changed; each with its wall time and peak RSS.
 
-    .venv/bin/python benchmarks/build.py [--scale 10]
+    .venv/bin/python benchmarks/build.py [--scale 10] [--sources spamassassin,sotu]
 
 Every `tierhouse build` runs in its own process (as a user runs it), so each figure includes
-start-up: the dbt parse, DuckDB and catalog set-up, and the Great Expectations import. The held-out
-1% is every 100th document of every source, so the increment touches every tier.
+start-up: the dbt parse, DuckDB and catalog set-up, and the Great Expectations import. Peak RSS is
+the build process's own high-water mark (``wait4``'s ``ru_maxrss``). L1 alone is also built first,
+on a copy of the ingested lake (``build --select l1_clean``), for its own peak. The held-out 1% is
+every 100th document of every source, so the increment touches every tier. Copies beyond the first
+(``--scale``) shuffle each line's words (warehouse/corpus/copies.py), so they are not near-duplicates
+and every tier grows with the scale.
 """
 
 from __future__ import annotations
@@ -15,10 +19,9 @@ import gzip
 import os
 import platform
 import re
-import subprocess
+import shutil
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,20 +31,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _variant(text: str, copy: int) -> str:
-    return text if copy == 0 else f"{text}\n[copy {copy}]"
-
-
-def split_corpus(work: Path, scale: int, held_every: int = 100) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+def split_corpus(
+    work: Path, scale: int, held_every: int = 100, sources: set[str] | None = None
+) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
     """Each source's documents less every ``held_every``-th, and those held out, ``scale`` times over
-    (copies made distinct), as files."""
+    (copies made distinct), as files; only ``sources`` when given."""
     from warehouse.config import load_settings
     from warehouse.corpus import prepare
+    from warehouse.corpus.copies import distinct_copy, distinct_html_copy
 
     main: dict[str, list[Path]] = {}
     held: dict[str, list[Path]] = {}
     for item in prepare(load_settings().cache_dir):
         name = item.source.name
+        if sources and name not in sources:
+            continue
         if item.source.format == "html":
             pages = sorted(
                 item.paths[0].glob(item.source.pattern if "/" in item.source.pattern else f"**/{item.source.pattern}")
@@ -56,7 +60,8 @@ def split_corpus(work: Path, scale: int, held_every: int = 100) -> tuple[dict[st
                         / page.relative_to(item.paths[0])
                     )
                     out.parent.mkdir(parents=True, exist_ok=True)
-                    out.write_bytes(page.read_bytes() + (f"<!-- copy {copy} -->".encode() if copy else b""))
+                    markup = page.read_bytes().decode("utf-8", errors="surrogateescape")
+                    out.write_bytes(distinct_html_copy(markup, copy).encode("utf-8", errors="surrogateescape"))
             main[name], held[name] = [work / "html" / "main"], [work / "html" / "held"]
             continue
         if item.source.builder:
@@ -68,7 +73,7 @@ def split_corpus(work: Path, scale: int, held_every: int = 100) -> tuple[dict[st
         parts = {"main": [], "held": []}
         for copy in range(scale):
             for i, record in enumerate(records):
-                variant = dict(record, text=_variant(record["text"], copy))
+                variant = dict(record, text=distinct_copy(record["text"], copy))
                 if "id" in variant:
                     variant["id"] = f"{variant['id']}-{copy}"
                 parts["held" if i % held_every == 0 else "main"].append(orjson.dumps(variant) + b"\n")
@@ -91,16 +96,16 @@ def ingest_all(parts: dict[str, list[Path]], settings) -> int:
     return total
 
 
-def timed_build(home: Path, *options: str) -> tuple[float, str]:
-    """`tierhouse build [options]` in its own process: wall seconds and its output; exits if it fails."""
+def timed_build(home: Path, *options: str) -> tuple[float, str, int]:
+    """`tierhouse build [options]` in its own process: wall seconds, its output and its peak RSS in
+    bytes; exits if it fails."""
+    from warehouse.memory.peak import run_measured
+
     env = dict(os.environ, TIERHOUSE_HOME=str(home))
-    started = time.perf_counter()
-    command = [sys.executable, "-m", "warehouse.cli", "build", *options]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
+    done = run_measured([sys.executable, "-m", "warehouse.cli", "build", *options], env)
     if done.returncode != 0:
         raise SystemExit(f"build failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
-    return elapsed, done.stdout
+    return done.seconds, done.stdout, done.peak_rss
 
 
 _MODEL_TIME = re.compile(r"iceberg model tiers\.(\w+) \.+ \[\S*OK\S* in ([\d.]+)s\]")
@@ -112,6 +117,18 @@ def model_seconds(dbt_output: str) -> str:
     return ", ".join(f"{name.split('_')[0]} {float(sec):.1f}" for name, sec in found)
 
 
+def l0_text_bytes(home: Path) -> int:
+    """UTF-8 bytes of every document L0 holds."""
+    from warehouse.config import load_settings
+    from warehouse.query import connect
+
+    lake = connect(load_settings(home))
+    try:
+        return lake.sql("SELECT sum(strlen(content)) FROM tiers.l0_raw").fetchone()[0]
+    finally:
+        lake.close()
+
+
 def tier_bytes(home: Path) -> int:
     return sum(p.stat().st_size for p in (home / "warehouse" / "tiers").rglob("*.parquet") if "l0_raw" not in str(p))
 
@@ -119,35 +136,48 @@ def tier_bytes(home: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=1, help="copies of the corpus (each copy's texts made distinct)")
+    parser.add_argument("--sources", help="comma-separated sources to use (default: every bundled source)")
     args = parser.parse_args()
     from warehouse.config import load_settings
 
+    sources = set(args.sources.split(",")) if args.sources else None
     with tempfile.TemporaryDirectory(prefix="tierhouse-build-bench-") as tmp:
         work = Path(tmp)
         home = work / "lake"
         os.environ["TIERHOUSE_HOME"] = str(home)
         settings = load_settings()
-        main_part, held_part = split_corpus(work, args.scale)
+        main_part, held_part = split_corpus(work, args.scale, sources=sources)
         docs = ingest_all(main_part, settings)
-        full, full_out = timed_build(home)
+        text_mb = l0_text_bytes(home) / 1e6
+        shutil.copytree(home, work / "l1-lake")
+        l1 = timed_build(work / "l1-lake", "--select", "l1_clean")
+        full = timed_build(home)
         size_full = tier_bytes(home)
         added = ingest_all(held_part, settings)
-        incremental, incremental_out = timed_build(home)
+        incremental = timed_build(home)
         size_incremental = tier_bytes(home)
-        rebuild, rebuild_out = timed_build(home)
+        rebuild = timed_build(home)
         size_rebuild = tier_bytes(home)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}")
-    print(f"corpus x{args.scale}: {docs:,} documents in L0, then +{added:,} (every 100th document of every source)")
-    print("| build | wall s | vs full | model seconds (dbt) | tier data files MB (L1-L4) |")
-    print("|---|---|---|---|---|")
+    print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}; memory limit: {settings.memory_limit}")
+    print(
+        f"corpus x{args.scale} ({', '.join(sorted(sources)) if sources else 'every source'}): {docs:,} documents, "
+        f"{text_mb:.0f} MB of text in L0, then +{added:,} (every 100th document of every source)"
+    )
+    print("| build | wall s | vs full | peak RSS MB | model seconds (dbt) | tier data files MB (L1-L4) |")
+    print("|---|---|---|---|---|---|")
     rows = [
-        ("full", full, full_out, size_full),
-        ("incremental, +1% documents", incremental, incremental_out, size_incremental),
-        ("rebuild, nothing changed", rebuild, rebuild_out, size_rebuild),
+        ("L1 only (`--select l1_clean`)", l1, None),
+        ("full", full, size_full),
+        ("incremental, +1% documents", incremental, size_incremental),
+        ("rebuild, nothing changed", rebuild, size_rebuild),
     ]
-    for name, seconds, output, size in rows:
-        print(f"| {name} | {seconds:.1f} | {seconds / full:.2f} | {model_seconds(output)} | {size / 1e6:.1f} |")
+    for name, (seconds, output, peak), size in rows:
+        files = "" if size is None else f"{size / 1e6:.1f}"
+        print(
+            f"| {name} | {seconds:.1f} | {seconds / full[0]:.2f} | {peak / 1e6:,.0f} | {model_seconds(output)} "
+            f"| {files} |"
+        )
 
 
 if __name__ == "__main__":

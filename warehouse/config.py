@@ -1,4 +1,4 @@
-"""Where the catalog and the warehouse live, and the limits ingest works within.
+"""Where the catalog and the warehouse live, and the limits ingest and builds work within.
 
 The embedded default needs no server: a pyiceberg ``SqlCatalog`` on SQLite plus a
 local warehouse folder, both under ``$TIERHOUSE_HOME`` (default ``./lake``).
@@ -10,8 +10,10 @@ To scale out, name a catalog that pyiceberg's own configuration knows
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from warehouse.memory.limits import default_memory_limit
 
 DEFAULT_HOME = "lake"
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -40,6 +42,7 @@ class Settings:
     commit_bytes: int = DEFAULT_COMMIT_BYTES
     commit_rows: int = DEFAULT_COMMIT_ROWS
     cache_dir: Path = DEFAULT_CACHE
+    memory_limit: str = field(default_factory=default_memory_limit)  # what DuckDB may use before it spills
 
     @property
     def embedded(self) -> bool:
@@ -75,4 +78,5 @@ def load_settings(home: str | os.PathLike[str] | None = None) -> Settings:
         commit_bytes=_env_int("TIERHOUSE_COMMIT_BYTES", DEFAULT_COMMIT_BYTES),
         commit_rows=_env_int("TIERHOUSE_COMMIT_ROWS", DEFAULT_COMMIT_ROWS),
         cache_dir=cache_dir(),
+        memory_limit=os.environ.get("TIERHOUSE_MEMORY_LIMIT") or default_memory_limit(),
     )

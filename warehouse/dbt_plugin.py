@@ -30,9 +30,11 @@ from warehouse.duck import load_extensions
 from warehouse.export.ledger import record_build_costs
 from warehouse.fingerprint import inputs_seen, is_current
 from warehouse.fuzzy import deduplicate, mark_near_duplicates
+from warehouse.memory.limits import bound
+from warehouse.memory.steps import StepOutOfMemory, step
 from warehouse.publish import publish, scan_sql, skip_unchanged
 from warehouse.query import register_table, register_tables
-from warehouse.tables import MEASURES, SCORES, init_warehouse, resolve_name
+from warehouse.tables import MEASURES, SCORES, TableDef, init_warehouse, resolve_name
 from warehouse.timetravel import prepare
 
 #: The build the current dbt invocation belongs to, readable by ``tierhouse build`` in-process.
@@ -56,6 +58,7 @@ class Plugin(BasePlugin):
         self.operators: dict[str, dict[str, Any]] = {}  # per table, until its publish records them
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        bound(conn, self.settings.memory_limit)
         load_extensions(conn)
         register_tables(conn, self.catalog)
         register_udfs(conn)
@@ -103,18 +106,31 @@ class Plugin(BasePlugin):
         if target_config.location.format == "tierhouse-skip":
             build.record(skip_unchanged(self.catalog, tdef, tag))
             return
+        try:
+            self._run_step(target_config, tdef, build, tag)
+        except StepOutOfMemory as exc:
+            raise DbtRuntimeError(str(exc)) from exc
+
+    def _run_step(self, target_config: TargetConfig, tdef: TableDef, build: Build, tag: str) -> None:
+        """Stage the model's result, mark its near-duplicates, or write-audit-publish it."""
+        config, relation, limit = target_config.config, str(target_config.relation), self.settings.memory_limit
+        if target_config.location.format == "tierhouse-stage":
+            with step(tdef.name, "staging (the model's SQL)", limit):
+                self._stage(relation, config["sql"])
+            return
         if target_config.location.format == "tierhouse-fuzzy-dedup":
-            self._fuzzy_dedup(str(target_config.relation), tdef.name, MinHashConfig(**dict(config["fuzzy_dedup"])))
+            with step(tdef.name, "near-duplicate marking", limit):
+                self._fuzzy_dedup(relation, tdef.name, MinHashConfig(**dict(config["fuzzy_dedup"])))
             return
         cursor = self.conn.cursor()
         try:
             if tdef.name == SCORES.name:
-                self._note_retrained(cursor, str(target_config.relation))
+                self._note_retrained(cursor, relation)
             result = publish(
                 cursor,
                 self.catalog,
                 tdef,
-                str(target_config.relation),
+                relation,
                 strategy=config.get("strategy", "incremental"),
                 tag=tag,
                 gate=dict(config["gate"]),
@@ -130,6 +146,15 @@ class Plugin(BasePlugin):
         result.operators = self.operators.pop(tdef.name, {})
         build.record(result)
         register_table(self.conn, self.catalog, tdef)
+
+    def _stage(self, relation: str, sql: str) -> None:
+        """Run the model's SQL into its staging table here, not in dbt, so running out of memory names the step."""
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {relation.rsplit('.', 1)[0]}")
+            cursor.execute(f"CREATE OR REPLACE TABLE {relation} AS (\n{sql}\n)")
+        finally:
+            cursor.close()
 
     def _fuzzy_dedup(self, staging: str, target: str, config: MinHashConfig) -> None:
         """Mark the staged rows' near-duplicates (warehouse/fuzzy.py): documents no other rule

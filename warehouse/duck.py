@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.config import load_settings
+from warehouse.memory.limits import bound
 from warehouse.objectstore import attach_s3, s3_access
 
 
@@ -28,11 +29,11 @@ def _extension_path(name: str) -> str:
 
 
 def new_connection(database: str = ":memory:", memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection that can ``iceberg_scan`` without ever reaching the network."""
+    """A DuckDB connection that can ``iceberg_scan`` without ever reaching the network, bounded by
+    ``memory_limit`` (default ``TIERHOUSE_MEMORY_LIMIT``) and spilling past it."""
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
     con = duckdb.connect(database, config=config)
+    bound(con, memory_limit or load_settings().memory_limit)
     load_extensions(con)
     return con
 

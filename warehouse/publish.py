@@ -24,11 +24,16 @@ from expectations.drift import accept, compare
 from expectations.gate import ROW_BATCH, GateFailed, RowFailure, validate
 from expectations.suites import orphans_sql, row_frame_sql
 from warehouse.catalog import commit_with_retry
+from warehouse.config import load_settings
 from warehouse.duck import quote_literal
 from warehouse.fingerprint import remember
+from warehouse.memory.append import append_query
+from warehouse.memory.batches import READ_ROWS, bounded_tables
+from warehouse.memory.steps import step
 from warehouse.tables import GATE_FAILURES, TableDef, ensure_table
 
 AUDIT = "audit"
+ROW_BATCH_BYTES = 64 * 1024**2  # and at most this much Arrow data per gate frame: long documents weigh more
 
 
 @dataclass
@@ -115,9 +120,10 @@ def written_bytes(table: Table, since: int, until: int) -> tuple[int, int]:
 
 
 def _row_batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pd.DataFrame]:
-    reader = con.execute(sql).to_arrow_reader(ROW_BATCH)
-    for batch in reader:
-        yield batch.to_pandas()
+    """The gate's frames, each at most ``ROW_BATCH`` rows and about ``ROW_BATCH_BYTES``."""
+    reader = con.execute(sql).to_arrow_reader(READ_ROWS)
+    for chunk in bounded_tables(reader, ROW_BATCH_BYTES, ROW_BATCH):
+        yield chunk.to_pandas()
 
 
 def table_metrics(
@@ -215,12 +221,14 @@ def publish(
     """
     started = time.perf_counter()
     tier = tdef.name.split(".", 1)[1]
+    limit = load_settings().memory_limit
     table = ensure_table(catalog, tdef)
     main = _ensure_root(table)
-    replace_all, removed_keys = _stage_changes(con, staging, table, main, tdef, strategy)
-    added = con.execute("SELECT * FROM _added").to_arrow_table()
+    with step(tdef.name, "diff against main", limit):
+        replace_all, removed_keys = _stage_changes(con, staging, table, main, tdef, strategy)
+        added_rows = con.execute("SELECT count(*) FROM _added").fetchone()[0]
     outcome = ModelResult(tier, tdef.name, "unchanged", snapshot_id=main)
-    if added.num_rows == 0 and not removed_keys and not replace_all:
+    if added_rows == 0 and not removed_keys and not replace_all:
         table.manage_snapshots().create_tag(main, tag).commit()
         remember(catalog, table, list(inputs), code)
         outcome.total_rows = con.execute(f"SELECT count(*) FROM {scan_sql(table, main)}").fetchone()[0]
@@ -229,29 +237,30 @@ def publish(
         return outcome
 
     table.manage_snapshots().create_branch(main, AUDIT).commit()
-    with table.transaction() as tx:
+    with step(tdef.name, "write to the audit branch", limit), table.transaction() as tx:
         if replace_all:
             tx.delete(AlwaysTrue(), branch=AUDIT)
         elif removed_keys:
             tx.delete(In(key_column(tdef), removed_keys), branch=AUDIT)
-        if added.num_rows:
-            tx.append(pa.Table.from_batches(added.to_batches(), schema=added.schema).cast(tdef.schema), branch=AUDIT)
+        if added_rows:
+            append_query(tx, table.io, con, "SELECT * FROM _added", tdef.schema, AUDIT)
     audit = table.metadata.refs[AUDIT].snapshot_id
     outcome.audit_snapshot_id = audit
     outcome.bytes_written, outcome.table_bytes = written_bytes(table, main, audit)
-    outcome.rows_added = added.num_rows
+    outcome.rows_added = added_rows
     outcome.rows_removed = len(removed_keys)
     if not _is_ancestor(table, main, audit):
         raise RuntimeError(f"{tdef.name}: audit snapshot {audit} does not descend from main {main}; not publishing")
 
-    metrics = table_metrics(con, table, tdef, audit, main)
-    outcome.total_rows = metrics["row_count"]
-    if replace_all:
-        outcome.rows_removed = metrics["previous_row_count"]
-    batches = _row_batches(con, row_frame_sql(tier, "_added"))
-    checks, row_failures = validate(tier, batches, metrics, gate, key_column(tdef))
-    record_row_failures(catalog, tdef, tag, audit, row_failures)
-    drift = compare(con, tier, "_added", scan_sql(table, main), metrics["previous_row_count"], gate["drift"])
+    with step(tdef.name, "gate", limit):
+        metrics = table_metrics(con, table, tdef, audit, main)
+        outcome.total_rows = metrics["row_count"]
+        if replace_all:
+            outcome.rows_removed = metrics["previous_row_count"]
+        batches = _row_batches(con, row_frame_sql(tier, "_added"))
+        checks, row_failures = validate(tier, batches, metrics, gate, key_column(tdef))
+        record_row_failures(catalog, tdef, tag, audit, row_failures)
+        drift = compare(con, tier, "_added", scan_sql(table, main), metrics["previous_row_count"], gate["drift"])
     drift = accept(drift, dict(gate["accept_drift"] or {}).get(tier), tier)
     outcome.gate = [asdict(c) for c in checks]
     outcome.drift = drift.to_dict()

@@ -104,14 +104,12 @@
             {'plan': config.get('engine_plan'), 'address': var('ray_address'), 'chunk_rows': var('ray_chunk_rows'),
              'actors': var('ray_actors'), 'actor_cpus': var('ray_actor_cpus'), 'full_refresh': flags.FULL_REFRESH}) %}
     {% endif %}
-    {% call statement('main') -%}
-      create schema if not exists {{ staging.schema }};
-      create or replace table {{ staging }} as (
-        {{ sql }}
-      )
-    {%- endcall %}
-    {#- the plugin reads the staging table through its own cursor: make it visible first -#}
-    {% do adapter.commit() %}
+    {#- the plugin runs the model's SQL into the staging table (under the build's memory limit, naming
+        the step if it runs out), then reads it through its own cursor -#}
+    {%- set stage = settings.copy() -%}
+    {%- do stage.update({'sql': sql}) -%}
+    {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-stage', stage) %}
+    {% call statement('main') -%} select 'staged' as status {%- endcall %}
     {#- config(fuzzy_dedup={...}): MinHash-LSH marks near-duplicates among the staged rows kept so far -#}
     {% if fuzzy %}
       {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-fuzzy-dedup', settings) %}

@@ -1,0 +1,44 @@
+"""How much memory DuckDB may use, and where it spills the rest.
+
+One setting, ``TIERHOUSE_MEMORY_LIMIT`` (DuckDB's size syntax: ``2GB``, ``512MiB``), bounds every
+DuckDB connection tierhouse opens. Past it, DuckDB writes its large operators and the staged
+tables to a spill folder instead of growing, so a build's memory no longer follows its corpus.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+#: the default never exceeds this, so a large machine does not let a build's RSS grow unchecked
+DEFAULT_CAP = 2 * 1024**3
+
+
+def physical_memory() -> int:
+    """Bytes of RAM on this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def default_memory_limit() -> str:
+    """A quarter of RAM, at most 2 GiB: room for Python, pyarrow and the gate beside DuckDB."""
+    return f"{min(physical_memory() // 4, DEFAULT_CAP) // 2**20}MiB"
+
+
+def spill_directory() -> Path:
+    """This process's own spill folder under the system's temporary folder (``TMPDIR`` moves it).
+
+    Per process, so two builds never share DuckDB's temporary files; DuckDB creates it only when it
+    spills and removes what it wrote when the connection closes."""
+    return Path(tempfile.gettempdir()) / f"tierhouse-spill-{os.getpid()}"
+
+
+def bound(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    """Give ``con`` its memory limit and spill folder."""
+    try:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    except duckdb.Error as exc:
+        raise ValueError(f"config: TIERHOUSE_MEMORY_LIMIT={memory_limit!r} is not a size DuckDB reads: {exc}") from exc
+    con.execute(f"SET temp_directory = '{spill_directory()}'")

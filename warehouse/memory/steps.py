@@ -1,0 +1,48 @@
+"""Out-of-memory errors that say which build step ran out, and how much it asked for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+import pyarrow as pa
+
+from warehouse.memory.limits import spill_directory
+
+# "failed to pin block of size 256.0 KiB (95.6 MiB/95.3 MiB used)", "failed to allocate data of size 16.0 MiB (...)"
+_DUCKDB_NEED = re.compile(r"of size ([\d.]+ \w+) \(([\d.]+ \w+)/([\d.]+ \w+) used\)")
+
+
+class StepOutOfMemory(RuntimeError):
+    """A build step needed more memory than it may use; the message names the table and the step."""
+
+    def __init__(self, table: str, step: str, memory_limit: str, cause: BaseException) -> None:
+        self.table, self.step = table, step
+        said = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        found = _DUCKDB_NEED.search(said)
+        if isinstance(cause, duckdb.OutOfMemoryException):
+            need = (
+                f"it asked for {found.group(1)} more with {found.group(2)} of {found.group(3)} in use"
+                if found
+                else "it needed more than that"
+            )
+            advice = (
+                f"DuckDB may use {memory_limit} (TIERHOUSE_MEMORY_LIMIT) and {need}; raise TIERHOUSE_MEMORY_LIMIT, "
+                f"or free disk under {spill_directory().parent} for spilling"
+            )
+        else:
+            advice = "Python could not allocate memory (pyarrow or pandas, outside DuckDB's limit)"
+        super().__init__(f"{table}: step '{step}' ran out of memory: {advice}. ({said})")
+
+
+@contextmanager
+def step(table: str, name: str, memory_limit: str) -> Iterator[None]:
+    """Run a build step; out of memory, raise :class:`StepOutOfMemory` naming it (the innermost step wins)."""
+    try:
+        yield
+    except StepOutOfMemory:
+        raise
+    except (duckdb.OutOfMemoryException, MemoryError, pa.ArrowMemoryError) as exc:
+        raise StepOutOfMemory(table, name, memory_limit, exc) from exc
