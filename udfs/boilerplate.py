@@ -1,4 +1,4 @@
-"""A line pass over main-content text that drops what Resiliparse leaves around an article.
+"""A block pass over main-content text that drops what Resiliparse leaves around an article.
 
 Measured on labelled news pages (benchmarks/extract.py), Resiliparse's main content keeps almost
 all of an article but also the headline, bylines and dates above it and the related links, share

