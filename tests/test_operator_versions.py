@@ -66,7 +66,7 @@ def test_a_bumped_operator_recomputes_only_its_measurements(settings, corpus, tm
     bump(monkeypatch, "th_quality_flags", "2")
     assert build() == {"th_quality_flags": english}  # only the rules run again
     assert query(settings, "SELECT DISTINCT regexp_extract(quality_rules, '@(.*)$', 1) FROM tiers.l1_clean") == [("2",)]
-    bump(monkeypatch, "th_extract", "resiliparse-3")
+    bump(monkeypatch, "th_extract", "resiliparse-next")
     assert build()["th_extract"] == docs  # every row was extracted by the older version
-    assert query(settings, "SELECT DISTINCT extractor FROM tiers.l1_clean") == [("resiliparse-3+lid176-1",)]
+    assert query(settings, "SELECT DISTINCT extractor FROM tiers.l1_clean") == [("resiliparse-next+lid176-1",)]
     assert build(full_refresh=True) == {"th_extract": docs, "th_quality_flags": english}

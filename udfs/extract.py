@@ -44,7 +44,7 @@ def _fence_code(tree: HTMLTree) -> None:
     """Rewrite each ``<pre>`` block in place as its fenced text, before main-content extraction."""
     if tree.body is None:
         return
-    for pre in tree.body.query_selector_all("pre"):
+    for pre in tree.body.get_elements_by_tag_name("pre"):
         if pre.text.strip():
             pre.text = fence(pre.text)
 
