@@ -49,6 +49,8 @@ def test_init_is_idempotent(settings, catalog):
         "mixtures",
         "costs",
         "token_counts",
+        "evaluations",
+        "measures",
     }
     assert len(catalog.load_table("tiers.l0_raw").snapshots()) == 0
 

@@ -144,7 +144,10 @@ BY_NAME: dict[str, Udf] = {u.name: u for u in UDFS}
 def apply(name: str, *columns: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Operator ``name`` over whole Arrow columns, NULL in, NULL out: what its SQL function computes,
     callable outside DuckDB too (the Ray engine runs operators through this, so results are identical)."""
-    udf = BY_NAME[name]
+    return _apply(BY_NAME[name], *columns)
+
+
+def _apply(udf: Udf, *columns: pa.Array | pa.ChunkedArray) -> pa.Array:
     rows = list(zip(*(c.to_pylist() for c in columns), strict=True))
     if udf.batch:
         present = [row for row in rows if not any(v is None for v in row)]
@@ -157,7 +160,7 @@ def _vectorised(udf: Udf) -> Callable[..., pa.Array]:
     """Apply ``udf.fn`` to each row of whole Arrow batches; NULL in, NULL out."""
 
     def run(*columns: pa.ChunkedArray) -> pa.Array:
-        return apply(udf.name, *columns)
+        return _apply(udf, *columns)
 
     # DuckDB reads the arity off the signature, so *args will not do.
     arity = {
