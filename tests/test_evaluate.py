@@ -35,7 +35,7 @@ def lake(corpus, tmp_path_factory):
     init_warehouse(open_catalog(settings))
     (root / "sotu.jsonl").write_bytes(b"".join(openings(corpus, 40, 120)))
     ingest([root / "sotu.jsonl"], "sotu_a", settings=settings)
-    build(settings, l2_min_quality=0.78)
+    build(settings, l2_min_quality=0.792)
     eval_file = root / "eval.jsonl"
     runner = CliRunner()
     home = ["--home", str(settings.home)]
