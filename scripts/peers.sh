@@ -8,7 +8,8 @@ stamp=.venv-peers/.installed
 want=$(sha256sum benchmarks/peers/requirements.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "installing the peer environment (DataTrove) into .venv-peers (log: .venv-peers/install.log) ..." >&2
-  if ! .venv-peers/bin/python -m pip install --disable-pip-version-check -r benchmarks/peers/requirements.txt \
+  [ -x .venv/bin/uv ] || { echo "peers.sh: .venv/bin/uv is missing; run scripts/bootstrap.sh first" >&2; exit 1; }
+  if ! .venv/bin/uv pip install --python .venv-peers/bin/python -r benchmarks/peers/requirements.txt \
        > .venv-peers/install.log 2>&1; then
     tail -n 30 .venv-peers/install.log >&2
     exit 1
