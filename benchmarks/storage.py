@@ -118,11 +118,12 @@ def main() -> None:
                         help="let the LLM judges label their sample (about 10 minutes more on 2 cores)")  # fmt: skip
     parser.add_argument("--relabel-at", type=int, default=6, help="with --judges: the round that grows their sample")
     parser.add_argument("--keep-builds", type=int, default=3, help="tierhouse maintain --keep-builds")
+    parser.add_argument("--lake", type=Path, help="build the lake here and keep it (default: a temporary folder)")
     args = parser.parse_args()
     from warehouse.config import load_settings
 
     with tempfile.TemporaryDirectory(prefix="tierhouse-storage-bench-") as tmp:
-        work = Path(tmp)
+        work = args.lake or Path(tmp)
         home = work / "lake"
         os.environ["TIERHOUSE_HOME"] = str(home)
         settings = load_settings()
