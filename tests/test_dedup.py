@@ -216,3 +216,33 @@ def test_config_is_validated():
     with pytest.raises(ValueError, match="positive"):
         MinHashConfig(bands=0)
     assert MinHashConfig(shingle_size=3, bands=10, rows=4).key == "w3-b10r4-s1"
+
+
+def test_a_later_document_bridging_two_stored_ones_leaves_both_kept(corpus, tmp_path):
+    """A text near two stored texts that are not near each other joins the earlier's cluster; the stored
+    verdicts stand (re-deciding one would rewrite its data file). Without stored verdicts (a first build,
+    --full-refresh) union-find chains the three and rejects the later stored one too."""
+    words = real_documents(corpus, min_words=1500)[0].split(" ")
+    bridge = [f"bridge{i}" if i % 55 == 3 else w for i, w in enumerate(words)]
+    far = [f"far{i}" if i % 55 == 30 else w for i, w in enumerate(bridge)]
+    a, c, b = (" ".join(w) for w in (words, bridge, far))
+    near = jaccard(shingle_set(a), shingle_set(c)), jaccard(shingle_set(c), shingle_set(b))
+    assert min(near) >= 0.8 and jaccard(shingle_set(a), shingle_set(b)) < 0.72, near
+    docs = [
+        {"doc_id": doc_id, "text": text, "content_hash": content_hash(text), "ingested_at": T0 + timedelta(minutes=i),
+         "eligible": True, "kept": True, "reject_reasons": []}
+        for i, (doc_id, text) in enumerate([("a", a), ("b", b), ("c", c)])
+    ]  # fmt: skip
+    con, catalog = _lake(tmp_path / "lake")
+    first, _ = deduplicate(con, catalog, _relation(con, docs[:2]), CONFIG)
+    assert first.num_rows == 0  # stored: a and b are not near-duplicates of each other
+
+    def marked(stored: str | None) -> list[tuple]:
+        staged = _relation(con, docs, "staged")
+        con.execute("ALTER TABLE staged ALTER reject_reasons SET DATA TYPE VARCHAR[]")  # arrow saw empty lists
+        deduplicate(con, catalog, staged, CONFIG, apply=lambda found: mark_near_duplicates(con, staged, found, stored))
+        return con.execute("SELECT doc_id, kept, near_dup_cluster FROM staged ORDER BY 1").fetchall()
+
+    stored = "(SELECT doc_id, content_hash, NULL::VARCHAR AS near_dup_cluster FROM staged WHERE doc_id IN ('a', 'b'))"
+    assert marked(stored) == [("a", True, None), ("b", True, None), ("c", False, "a")]
+    assert marked(None) == [("a", True, None), ("b", False, "a"), ("c", False, "a")]

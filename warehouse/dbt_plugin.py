@@ -120,7 +120,7 @@ class Plugin(BasePlugin):
             return
         if target_config.location.format == "tierhouse-fuzzy-dedup":
             with step(tdef.name, "near-duplicate marking", limit):
-                self._fuzzy_dedup(relation, tdef.name, MinHashConfig(**dict(config["fuzzy_dedup"])))
+                self._fuzzy_dedup(relation, tdef.name, config)
             return
         cursor = self.conn.cursor()
         try:
@@ -156,11 +156,18 @@ class Plugin(BasePlugin):
         finally:
             cursor.close()
 
-    def _fuzzy_dedup(self, staging: str, target: str, config: MinHashConfig) -> None:
+    def _fuzzy_dedup(self, staging: str, target: str, settings: dict[str, Any]) -> None:
         """Mark the staged rows' near-duplicates (warehouse/fuzzy.py): documents no other rule
-        rejected are clustered, and all but each cluster's earliest ingested are rejected."""
+        rejected are clustered, and all but each cluster's earliest ingested are rejected. A row the
+        table holds with the same text keeps its published verdict while the model's code, vars and
+        operators are those that published it (``--full-refresh`` re-decides every row)."""
+        config = MinHashConfig(**dict(settings["fuzzy_dedup"]))
         cursor = self.conn.cursor()
         relation = "tierhouse_staging.fuzzy_input"
+        table = self.catalog.load_table(target)
+        same_code = inputs_seen(table, with_operators(settings["code"]))
+        stored = f"(SELECT doc_id, content_hash, near_dup_cluster FROM {scan_sql(table)})"
+        stored = stored if same_code and not settings.get("full_refresh") else None
         try:
             cursor.execute(
                 f"""CREATE OR REPLACE VIEW {relation} AS
@@ -168,8 +175,9 @@ class Plugin(BasePlugin):
                 FROM {staging} s JOIN tiers.l0_raw l0 USING (doc_id)"""
             )
             _, stats = deduplicate(
-                cursor, self.catalog, relation, config, apply=lambda found: mark_near_duplicates(cursor, staging, found)
-            )
+                cursor, self.catalog, relation, config,
+                apply=lambda found: mark_near_duplicates(cursor, staging, found, stored),
+            )  # fmt: skip
             cursor.execute(f"DROP VIEW {relation}")
         finally:
             cursor.close()

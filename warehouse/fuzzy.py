@@ -6,6 +6,11 @@ batch, never an index of everything), stores each candidate pair with its estima
 ``ops.minhash_edges``, and clusters by union-find over the pairs at or above the threshold. The
 kept document of a cluster is the earliest ingested, ties broken by ``doc_id``.
 
+Marking keeps a stored verdict as it was published: a later document can only join a cluster, never
+demote a document already stored as kept. So a document that resembles two stored ones which do not
+resemble each other is rejected as a near-duplicate of the earlier and leaves both kept, instead of
+re-deciding one of them (and rewriting its data file).
+
 The input is any DuckDB relation with ``doc_id``, ``content_hash``, ``text``, ``ingested_at`` and
 ``eligible`` (documents no other rule rejected); only eligible documents take part.
 """
@@ -208,13 +213,21 @@ def clusters(con: duckdb.DuckDBPyConnection, relation: str, config: MinHashConfi
     return pa.table({"content_hash": members.column("content_hash"), "keeper": keepers, "cluster_size": sizes})
 
 
-def mark_near_duplicates(con: duckdb.DuckDBPyConnection, staging: str, found: pa.Table) -> int:
+_NONE_STORED = "(SELECT NULL::VARCHAR AS doc_id, NULL::VARCHAR AS content_hash, NULL::VARCHAR AS near_dup_cluster)"
+
+
+def mark_near_duplicates(
+    con: duckdb.DuckDBPyConnection, staging: str, found: pa.Table, stored: str | None = None
+) -> int:
     """Reject every member but the keeper as ``near_duplicate``, naming the keeper in ``near_dup_cluster``.
 
     The keeper's own row is left as it was: a copy arriving later changes only its own row, so an
     incremental build appends it instead of rewriting the data file that holds the earlier one.
+    ``stored`` (a relation of ``doc_id``, ``content_hash``, ``near_dup_cluster``: the published rows)
+    keeps each stored row's verdict as published, whatever clusters later documents formed.
     """
     con.execute(f"ALTER TABLE {staging} ADD COLUMN IF NOT EXISTS near_dup_cluster VARCHAR")
+    published = stored or _NONE_STORED
     con.register("tierhouse_fuzzy_found", found)
     try:
         con.execute(
@@ -223,8 +236,14 @@ def mark_near_duplicates(con: duckdb.DuckDBPyConnection, staging: str, found: pa
                 near_dup_cluster = c.keeper,
                 kept = false,
                 reject_reasons = list_append(s.reject_reasons, 'near_duplicate')
-            FROM tierhouse_fuzzy_found c
-            WHERE s.content_hash = c.content_hash AND s.kept AND s.doc_id <> c.keeper
+            FROM (
+                SELECT s.doc_id, coalesce(p.near_dup_cluster, CASE WHEN p.doc_id IS NULL THEN f.keeper END) AS keeper
+                FROM {staging} s
+                LEFT JOIN tierhouse_fuzzy_found f USING (content_hash)
+                LEFT JOIN {published} p ON p.doc_id = s.doc_id AND p.content_hash = s.content_hash
+                WHERE s.kept
+            ) c
+            WHERE s.doc_id = c.doc_id AND c.keeper IS NOT NULL AND s.doc_id <> c.keeper
             """
         )
     finally:

@@ -112,7 +112,9 @@
     {% call statement('main') -%} select 'staged' as status {%- endcall %}
     {#- config(fuzzy_dedup={...}): MinHash-LSH marks near-duplicates among the staged rows kept so far -#}
     {% if fuzzy %}
-      {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-fuzzy-dedup', settings) %}
+      {%- set dedup = settings.copy() -%}
+      {%- do dedup.update({'full_refresh': flags.FULL_REFRESH}) -%}
+      {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-fuzzy-dedup', dedup) %}
     {% endif %}
     {% do adapter.store_relation('tierhouse', staging, [], target_table, 'iceberg', settings) %}
     {% call statement('drop_staging') -%}
