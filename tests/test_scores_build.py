@@ -46,7 +46,7 @@ def _vars(proxy_url: str, **extra) -> str:
 def _speeches(corpus, start: int, n: int) -> list[bytes]:
     paths = sorted(corpus["sotu"].paths[0].glob("*.json"))[start : start + n]
     texts = [json.loads(p.read_text())["text"] for p in paths]
-    cut = [t[: t.index(". ", 2500) + 1] for t in texts]  # the opening, ending on a sentence
+    cut = [t[: t.index(". ", 1200) + 1] for t in texts]  # the opening, ending on a sentence
     return [orjson.dumps({"text": t, "origin": p.name}) + b"\n" for t, p in zip(cut, paths, strict=True)]
 
 
@@ -106,10 +106,24 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
     assert usage[0] > 100 * len(rows) and (ledger["tokens_in"], ledger["tokens_out"]) == usage[:2]
     assert ledger["cost"] == pytest.approx(usage[2])  # the openai prices of dbt_project.yml's llm_prices
 
-    # 2. the next build sends exactly the failed ones again
+    # 2. the next build sends exactly the failed ones again. Their labels grow the set each distilled
+    # classifier learnt from, and with no retrain share that retrains it: every text it scores moves
+    # on purpose, so the build records which classifier replaced which, and accepts the score drift
+    distilled_before = dict(query(lake, "SELECT scorer, any_value(model) FROM ops.scores "
+                                        "WHERE scorer LIKE '%-distilled' GROUP BY 1"))  # fmt: skip
+    accepted = {t: {"by": "test", "reason": "labels grew"} for t in ("scores", "l2_selected")}
     with FaultProxy(upstream) as proxy:
-        second = run_build(lake, quiet=True, variables=_vars(proxy.url))
+        second = run_build(lake, quiet=True, variables=_vars(proxy.url, l2_distill_retrain_share=0,
+                                                             gate_accept_drift=accepted))  # fmt: skip
     assert second.success and len(proxy.log.outcomes) == len(failed)
+    distilled_after = query(lake, "SELECT scorer, any_value(model), count(*) FROM ops.scores "
+                                  "WHERE scorer LIKE '%-distilled' GROUP BY 1 ORDER BY 1")  # fmt: skip
+    retrained = second.record["models"]["scores"]["operators"]["retrained"]
+    assert [(r["scorer"], r["from"], r["to"], r["rescored"]) for r in retrained] == [
+        (scorer, distilled_before[scorer], model, n)
+        for scorer, model, n in distilled_after
+        if distilled_before.get(scorer, model) != model
+    ] and retrained
     assert _ledger(lake, second.record["build_id"])["calls"] == len(failed)
     assert _ledger(lake, second.record["build_id"])["cached"] == len(rows) - len(failed)
     assert not [r for r in _judge_rows(lake) if r[1] == "failed"]
