@@ -57,7 +57,8 @@ def _fence_code(tree: HTMLTree) -> None:
 
 def extract_html(markup: str) -> Extracted:
     """The main text of a page (no navigation, scripts, forms or comments, no headline, bylines or
-    related links around the article: udfs/boilerplate.py), its title and language."""
+    related links around the article; a short main content checked against the whole page's text:
+    udfs/boilerplate.py), its title and language."""
     try:
         tree = HTMLTree.parse(markup)
         _fence_code(tree)
