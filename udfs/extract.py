@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
-from udfs.boilerplate import article_span
+from udfs.boilerplate import SHORT_ARTICLE, measured_span, recover
 from udfs.codeblocks import fence
 
 
@@ -40,6 +40,12 @@ def main_content(tree: HTMLTree) -> str:
     return extract_plain_text(tree, main_content=True, alt_texts=False, comments=False).strip()
 
 
+def page_text(tree: HTMLTree) -> str:
+    """All of a parsed page's text, navigation and footers included: what a short main content is
+    checked against (udfs/boilerplate.py)."""
+    return extract_plain_text(tree, main_content=False, alt_texts=False, comments=False).strip()
+
+
 def _fence_code(tree: HTMLTree) -> None:
     """Rewrite each ``<pre>`` block in place as its fenced text, before main-content extraction."""
     if tree.body is None:
@@ -51,13 +57,16 @@ def _fence_code(tree: HTMLTree) -> None:
 
 def extract_html(markup: str) -> Extracted:
     """The main text of a page (no navigation, scripts, forms or comments, no headline, bylines or
-    related links around the article: udfs/boilerplate.py), its title and language."""
+    related links around the article; a short main content checked against the whole page's text:
+    udfs/boilerplate.py), its title and language."""
     try:
         tree = HTMLTree.parse(markup)
         _fence_code(tree)
         text = main_content(tree)
         title, hint = (tree.title or "").strip() or None, _language_hint(tree)
-        text = article_span(text, title)
+        text, words = measured_span(text, title)
+        if words < SHORT_ARTICLE:
+            text = recover(text, page_text(tree), title)
     except Exception as exc:  # noqa: BLE001 - a parser failure is recorded on the row, never raised mid-build
         return Extracted("", error=f"parser_error: {type(exc).__name__}: {exc}")
     if not text:

