@@ -58,6 +58,6 @@ def test_the_rules_tokenizer_stays_bounded_on_new_text_with_unchanged_tokens(cor
     for text in texts:
         assert bounded(text) == unbounded(text)
         largest = max(largest, len(bounded.spacy.vocab.strings))
-    assert len(unbounded.spacy.vocab.strings) > 4 * 5_000 and unbounded.rebuilds == 0  # the growth is planted
+    assert len(unbounded.spacy.vocab.strings) > 3 * 5_000 and unbounded.rebuilds == 0  # the growth is planted
     assert largest < 5_000 and bounded.rebuilds >= 3
     assert bounded.cache_info().currsize <= 500 < unbounded.cache_info().currsize
