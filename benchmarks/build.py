@@ -1,7 +1,7 @@
 """Build cost: a full `tierhouse build` of the bundled corpus, an incremental one after +1% documents,
 and a rebuild with nothing changed; each with its wall time and peak RSS.
 
-    .venv/bin/python benchmarks/build.py [--scale 10] [--sources spamassassin,sotu]
+    .venv/bin/python benchmarks/build.py [--scale 10] [--sources spamassassin,sotu] [--l1-only]
 
 Every `tierhouse build` runs in its own process (as a user runs it), so each figure includes
 start-up: the dbt parse, DuckDB and catalog set-up, and the Great Expectations import. Peak RSS is
@@ -133,10 +133,24 @@ def tier_bytes(home: Path) -> int:
     return sum(p.stat().st_size for p in (home / "warehouse" / "tiers").rglob("*.parquet") if "l0_raw" not in str(p))
 
 
+def header(
+    scale: int, sources: set[str] | None, memory_limit: str, docs: int, text_mb: float, added: int | None
+) -> None:
+    """Machine, date, memory limit and the corpus measured."""
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}; memory limit: {memory_limit}")
+    increment = "" if added is None else f", then +{added:,} (every 100th document of every source)"
+    print(
+        f"corpus x{scale} ({', '.join(sorted(sources)) if sources else 'every source'}): {docs:,} documents, "
+        f"{text_mb:.0f} MB of text in L0{increment}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=1, help="copies of the corpus (each copy's texts made distinct)")
     parser.add_argument("--sources", help="comma-separated sources to use (default: every bundled source)")
+    parser.add_argument("--l1-only", action="store_true", help="build L1 alone (its peak RSS), skip the full builds")
     args = parser.parse_args()
     from warehouse.config import load_settings
 
@@ -151,6 +165,12 @@ def main() -> None:
         text_mb = l0_text_bytes(home) / 1e6
         shutil.copytree(home, work / "l1-lake")
         l1 = timed_build(work / "l1-lake", "--select", "l1_clean")
+        if args.l1_only:
+            header(args.scale, sources, settings.memory_limit, docs, text_mb, None)
+            seconds, output, peak = l1
+            print(f"L1 only: {seconds:.1f} s ({model_seconds(output)}), {docs / seconds:.1f} docs/s, ", end="")
+            print(f"peak RSS {peak / 1e6:,.0f} MB")
+            return
         full = timed_build(home)
         size_full = tier_bytes(home)
         added = ingest_all(held_part, settings)
@@ -158,12 +178,7 @@ def main() -> None:
         size_incremental = tier_bytes(home)
         rebuild = timed_build(home)
         size_rebuild = tier_bytes(home)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}; memory limit: {settings.memory_limit}")
-    print(
-        f"corpus x{args.scale} ({', '.join(sorted(sources)) if sources else 'every source'}): {docs:,} documents, "
-        f"{text_mb:.0f} MB of text in L0, then +{added:,} (every 100th document of every source)"
-    )
+    header(args.scale, sources, settings.memory_limit, docs, text_mb, added)
     print("| build | wall s | vs full | peak RSS MB | model seconds (dbt) | tier data files MB (L1-L4) |")
     print("|---|---|---|---|---|---|")
     rows = [

@@ -158,6 +158,20 @@ def test_incremental_run_signs_only_new_texts_and_matches_one_shot(planted, tmp_
     assert con.execute("SELECT count(*) = count(DISTINCT (a, b)) FROM ops.minhash_edges").fetchone()[0]
 
 
+def test_a_text_several_rows_share_is_signed_once(planted, tmp_path):
+    """Exact copies (one content hash, several doc_ids) get one signature, chosen in SQL."""
+    docs = [dict(d, eligible=True) for d in planted[0][:200]]
+    copies = [dict(docs[0], doc_id=f"copy-{i}") for i in range(3)]
+    con, catalog = _lake(tmp_path / "lake")
+    _, stats = deduplicate(con, catalog, _relation(con, docs + copies), CONFIG)
+    distinct = len({d["content_hash"] for d in docs})
+    assert stats.signed == distinct
+    assert con.execute("SELECT count(*), count(DISTINCT content_hash) FROM ops.minhash").fetchone() == (
+        distinct,
+        distinct,
+    )
+
+
 def test_threshold_change_reclusters_without_resigning(planted, tmp_path):
     docs, _ = planted
     con, catalog = _lake(tmp_path / "lake")

@@ -46,27 +46,44 @@ class SpanTokenizer:
 
     spaCy itself splits text at whitespace and tokenises each span on its own, so the tokens are
     the same; but spans of letters (optionally ending in one punctuation mark that spaCy always
-    splits off) need no spaCy call at all, and the rest are cached. That skips most of spaCy's
-    per-token work; tests/test_heuristics_parity.py checks the tokens equal spaCy's.
+    splits off) need no spaCy call at all, and the rest go through a small LRU cache. That skips most
+    of spaCy's per-token work; tests/test_heuristics_parity.py checks the tokens equal spaCy's.
+
+    Memory stays flat however much text passes: spaCy adds every new token string to its vocabulary
+    and every new span to its own cache, and never lets go of either, so once the vocabulary holds
+    ``max_strings`` strings or ``max_spans`` spans went through it, the tokenizer is built afresh
+    (about 0.2 s). Tokens depend only on spaCy's rules, never on what its vocabulary holds.
     """
 
     _SPAN = re.compile(r"\S+")
     _SPLIT_OFF = frozenset(",;:!?.")
-    CACHE_LIMIT = 500_000
+    CACHE_SPANS = 50_000
+    MAX_STRINGS = 200_000
+    MAX_SPANS = 100_000
 
-    def __init__(self) -> None:
+    def __init__(self, cache_spans: int = CACHE_SPANS, max_strings: int = MAX_STRINGS, max_spans: int = MAX_SPANS):
+        self.max_strings, self.max_spans = max_strings, max_spans
+        self.rebuilds = self.spans = 0  # tokenizers built afresh; spans the current one has seen
+        self.spacy = self._fresh()
+        self.special = frozenset(self.spacy.rules)
+        self._span = lru_cache(maxsize=cache_spans)(self._spacy_tokens)
+
+    def cache_info(self):
+        """The span cache's hits, misses (spans spaCy tokenised) and size."""
+        return self._span.cache_info()
+
+    @staticmethod
+    def _fresh():
         import spacy
 
-        self.spacy = spacy.blank("en").tokenizer
-        self.special = frozenset(self.spacy.rules)
-        self.cache: dict[str, list[tuple[str, int]]] = {}
+        return spacy.blank("en").tokenizer
 
-    def _span(self, span: str) -> list[tuple[str, int]]:
-        tokens = self.cache.get(span)
-        if tokens is None:
-            if len(self.cache) >= self.CACHE_LIMIT:
-                self.cache.clear()
-            tokens = self.cache[span] = [(t.text, t.idx) for t in self.spacy(span)]
+    def _spacy_tokens(self, span: str) -> list[tuple[str, int]]:
+        tokens = [(t.text, t.idx) for t in self.spacy(span)]
+        self.spans += 1
+        if self.spans >= self.max_spans or len(self.spacy.vocab.strings) >= self.max_strings:
+            self.spacy, self.spans = self._fresh(), 0
+            self.rebuilds += 1
         return tokens
 
     def __call__(self, text: str) -> list[tuple[str, int]]:

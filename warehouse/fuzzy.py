@@ -75,15 +75,6 @@ class _Appender:
         self.pending, self.rows = [], 0
 
 
-def _first_sightings(hashes: list[str], seen: set[str]) -> list[bool]:
-    """Whether each hash is new to ``seen`` (which learns them): a text two rows share is signed once."""
-    first = []
-    for h in hashes:
-        first.append(h not in seen)
-        seen.add(h)
-    return first
-
-
 def sign_new(con: duckdb.DuckDBPyConnection, catalog: Catalog, relation: str, config: MinHashConfig) -> int:
     """Sign the eligible texts of ``relation`` that have no signature under ``config`` yet.
 
@@ -97,14 +88,15 @@ def sign_new(con: duckdb.DuckDBPyConnection, catalog: Catalog, relation: str, co
         [config.key],
     )
     (total,) = con.execute(f"SELECT count(*) FROM {WORK}.new").fetchone()
-    # a streaming scan, not an aggregation that would hold every text at once
-    pending = f"SELECT content_hash, text FROM {relation} WHERE eligible AND content_hash IN (FROM {WORK}.new)"
-    done: set[str] = set()
+    # a streaming scan, not an aggregation that would hold every text at once; a text several rows
+    # share is signed once, from its first doc_id (DuckDB picks it, so no set of hashes grows here)
+    new = f"eligible AND content_hash IN (FROM {WORK}.new)"
+    first = f"SELECT min(doc_id) FROM {relation} WHERE {new} GROUP BY content_hash"
+    pending = f"SELECT content_hash, text FROM {relation} WHERE {new} AND doc_id IN ({first})"
     appender = _Appender(catalog, MINHASH)
     with progress_bar("MinHash signatures", total, unit="texts") as advance:
         for batch in con.execute(pending).to_arrow_reader(SIGN_BATCH):
             advance(len(batch))
-            batch = batch.filter(pa.array(_first_sightings(batch.column("content_hash").to_pylist(), done)))
             signatures = hasher.signatures(batch.column("text").to_pylist())
             has_words = (signatures != np.iinfo(np.uint32).max).any(axis=1)  # a text without words matches nothing
             batch, signatures = batch.filter(pa.array(has_words)), signatures[has_words]
