@@ -57,9 +57,9 @@ class SpanTokenizer:
 
     _SPAN = re.compile(r"\S+")
     _SPLIT_OFF = frozenset(",;:!?.")
-    CACHE_SPANS = 50_000
-    MAX_STRINGS = 200_000
-    MAX_SPANS = 100_000
+    CACHE_SPANS = 250_000
+    MAX_STRINGS = 500_000
+    MAX_SPANS = 500_000
 
     def __init__(self, cache_spans: int = CACHE_SPANS, max_strings: int = MAX_STRINGS, max_spans: int = MAX_SPANS):
         self.max_strings, self.max_spans = max_strings, max_spans
