@@ -46,7 +46,7 @@ class SpanTokenizer:
 
     spaCy itself splits text at whitespace and tokenises each span on its own, so the tokens are
     the same; but spans of letters (optionally ending in one punctuation mark that spaCy always
-    splits off) need no spaCy call at all, and the rest go through a small LRU cache. That skips most
+    splits off) need no spaCy call at all, and the rest go through an LRU cache. That skips most
     of spaCy's per-token work; tests/test_heuristics_parity.py checks the tokens equal spaCy's.
 
     Memory stays flat however much text passes: spaCy adds every new token string to its vocabulary
