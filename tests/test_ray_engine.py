@@ -71,7 +71,8 @@ EDGES = "SELECT a, b, similarity FROM ops.minhash_edges WHERE config = $1"
 def _minhash(settings) -> tuple[set, set]:
     """The lake's MinHash signatures and candidate pairs under the default configuration."""
     key = [MinHashConfig().key]
-    return set(query(settings, SIGNATURES, key)), set(query(settings, EDGES, key))
+    signatures = {(h, signature, tuple(bands)) for h, signature, bands in query(settings, SIGNATURES, key)}
+    return signatures, set(query(settings, EDGES, key))
 
 
 def test_ray_l1_rows_equal_the_in_process_rows(lake):
