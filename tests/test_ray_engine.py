@@ -23,8 +23,9 @@ from warehouse.cli import main
 from warehouse.config import load_settings
 from warehouse.engine.job import Pool
 from warehouse.engine.l1 import run_l1
+from warehouse.engine.minhash import RaySigner
 from warehouse.engine.plan import default_plan
-from warehouse.fuzzy import signature_table
+from warehouse.fuzzy import deduplicate, signature_table
 from warehouse.ingest import ingest
 from warehouse.query import connect
 
@@ -154,6 +155,25 @@ def test_a_killed_job_resumes_with_only_the_unfinished_chunks(lake, handbook_roo
     assert sorted(signed) == sorted(
         zip(expected["content_hash"], expected["signature"], expected["bands"], strict=True)
     )
+
+
+def test_ray_signing_names_a_document_whose_text_it_cannot_read(lake):
+    """A text to sign that neither L1 nor ops.measures holds is refused by name before any Ray work."""
+    opened = connect(lake)
+    try:
+        opened.con.execute(
+            """CREATE TEMP TABLE planted AS SELECT 'planted-doc' AS doc_id, 'planted-hash' AS content_hash,
+               'words no table holds' AS text, now() AS ingested_at, true AS eligible"""
+        )
+        signer = RaySigner(catalog_kwargs(lake), default_plan().extractor)
+        signed = query(lake, "SELECT count(*) FROM ops.minhash")
+        with pytest.raises(
+            ValueError, match=r"1 document\(s\) .* neither in tiers.l1_clean nor in ops.measures .*planted-doc"
+        ):
+            deduplicate(opened.con, opened.catalog, "planted", MinHashConfig(), sign=signer)
+        assert signer.stats.chunks == 0 and query(lake, "SELECT count(*) FROM ops.minhash") == signed
+    finally:
+        opened.close()
 
 
 def _job(settings, on_chunk=None):

@@ -43,19 +43,33 @@ class Signer(ChunkWriter):
         return self.chunk(signature_table(self.hasher, hashes, batch.column("text").to_pylist()), batch.num_rows)
 
 
-def chosen_documents(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[pa.Table, pa.Table]:
+def chosen_documents(con: duckdb.DuckDBPyConnection, relation: str, extractor: str) -> tuple[pa.Table, pa.Table]:
     """One ``(doc_id, content_hash)`` per hash in ``tierhouse_fuzzy.new``: those whose text ``tiers.l1_clean``
-    holds, and those this build measured (in ``ops.measures``)."""
+    holds, and those this build measured (``ops.measures`` rows of ``extractor``).
+
+    Raises ``ValueError`` naming documents whose text is in neither table: the workers could not sign them."""
     rows = con.execute(
         f"""WITH chosen AS (
                 SELECT content_hash, min(doc_id) AS doc_id FROM {relation}
                 WHERE eligible AND content_hash IN (FROM {WORK}.new) GROUP BY content_hash
             )
-            SELECT c.doc_id, c.content_hash, l1.doc_id IS NOT NULL AS stored
-            FROM chosen c LEFT JOIN {L1_CLEAN.name} l1 ON l1.doc_id = c.doc_id AND l1.content_hash = c.content_hash"""
+            SELECT c.doc_id, c.content_hash, l1.doc_id IS NOT NULL AS stored, m.input_hash IS NOT NULL AS measured
+            FROM chosen c
+            LEFT JOIN {L1_CLEAN.name} l1 ON l1.doc_id = c.doc_id AND l1.content_hash = c.content_hash
+            LEFT JOIN (SELECT DISTINCT input_hash FROM {MEASURES.name} WHERE operator = $op AND version = $v) m
+              ON m.input_hash = c.doc_id
+            ORDER BY c.doc_id""",
+        {"op": EXTRACT, "v": extractor},
     ).to_arrow_table()
     stored = rows.column("stored")
-    return rows.filter(stored), rows.filter(pc.invert(stored))
+    measured = rows.filter(pc.invert(stored))
+    lost = measured.filter(pc.invert(measured.column("measured"))).column("doc_id").to_pylist()
+    if lost:
+        raise ValueError(
+            f"MinHash on Ray: {len(lost)} document(s) to sign have their text neither in {L1_CLEAN.name} nor in "
+            f"{MEASURES.name} ({EXTRACT} {extractor}), e.g. doc_id {', '.join(lost[:3])}"
+        )
+    return rows.filter(stored), measured
 
 
 @dataclass
@@ -75,7 +89,7 @@ class RaySigner:
     ) -> None:
         import ray
 
-        stored, measured = chosen_documents(con, relation)
+        stored, measured = chosen_documents(con, relation, self.extractor)
         jobs = []
         if stored.num_rows:
             snapshot = catalog.load_table(L1_CLEAN.name).metadata.current_snapshot_id
