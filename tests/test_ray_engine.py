@@ -88,9 +88,10 @@ def test_ray_l1_rows_equal_the_in_process_rows(lake):
     outcome = run_build(lake, select=["l1_clean"], variables=RAY_VARS, full_refresh=True, quiet=True)
     assert outcome.success
     model = outcome.record["models"]["l1_clean"]
-    # MinHash signing ran on Ray, on both actors: the same signatures, the same pairs, the same clusters
+    # MinHash signing ran on Ray: the same signatures, the same pairs, the same clusters. (Its few quick
+    # batches may all go to the actor that started first: one run here saw both take some, one saw one.)
     fuzzy, ray_minhash = model["operators"]["fuzzy_dedup"], model["operators"]["ray_minhash"]
-    assert ray_minhash["signed"] == fuzzy["signed"] == len(signatures) > 100 and ray_minhash["workers"] >= 2
+    assert ray_minhash["signed"] == fuzzy["signed"] == len(signatures) > 100 and ray_minhash["chunks"] >= 4
     assert _minhash(lake) == (signatures, edges)
     assert fuzzy["near_duplicates"] > 0
     ray_stats = model["operators"]["ray"]
