@@ -9,17 +9,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import ray
 from click.testing import CliRunner
 from conftest import query
+from pyiceberg.expressions import EqualTo
 
+from udfs.dedup import MinHashConfig, MinHasher
 from warehouse.build import run_build
-from warehouse.catalog import catalog_kwargs
+from warehouse.catalog import catalog_kwargs, open_catalog
 from warehouse.cli import main
 from warehouse.config import load_settings
+from warehouse.engine.job import Pool
 from warehouse.engine.l1 import run_l1
+from warehouse.engine.minhash import RaySigner
 from warehouse.engine.plan import default_plan
+from warehouse.fuzzy import deduplicate, signature_table
 from warehouse.ingest import ingest
 from warehouse.query import connect
 
@@ -59,11 +65,35 @@ def _extractions(settings) -> tuple[int, int]:
     )[0]
 
 
+SIGNATURES = "SELECT content_hash, signature, bands FROM ops.minhash WHERE config = $1"
+EDGES = "SELECT a, b, similarity FROM ops.minhash_edges WHERE config = $1"
+
+
+def _minhash(settings) -> tuple[set, set]:
+    """The lake's MinHash signatures and candidate pairs under the default configuration."""
+    key = [MinHashConfig().key]
+    signatures = {(h, signature, tuple(bands)) for h, signature, bands in query(settings, SIGNATURES, key)}
+    return signatures, set(query(settings, EDGES, key))
+
+
 def test_ray_l1_rows_equal_the_in_process_rows(lake):
     in_process = _rows(lake)
+    # the in-process build's signatures and pairs; removed, so the Ray build must sign every text again
+    signatures, edges = _minhash(lake)
+    catalog = open_catalog(lake)
+    for table in ("ops.minhash", "ops.minhash_edges"):
+        catalog.load_table(table).delete(EqualTo("config", MinHashConfig().key))
+    assert _minhash(lake) == (set(), set())
+
     outcome = run_build(lake, select=["l1_clean"], variables=RAY_VARS, full_refresh=True, quiet=True)
     assert outcome.success
     model = outcome.record["models"]["l1_clean"]
+    # MinHash signing ran on Ray: the same signatures, the same pairs, the same clusters. (Its few quick
+    # batches may all go to the actor that started first: one run here saw both take some, one saw one.)
+    fuzzy, ray_minhash = model["operators"]["fuzzy_dedup"], model["operators"]["ray_minhash"]
+    assert ray_minhash["signed"] == fuzzy["signed"] == len(signatures) > 100 and ray_minhash["chunks"] >= 4
+    assert _minhash(lake) == (signatures, edges)
+    assert fuzzy["near_duplicates"] > 0
     ray_stats = model["operators"]["ray"]
     documents = len(in_process)
     assert documents > 250 and ray_stats["measured"] == documents
@@ -107,17 +137,51 @@ def test_a_killed_job_resumes_with_only_the_unfinished_chunks(lake, handbook_roo
 
     outcome = run_build(lake, select=["l1_clean"], variables=RAY_VARS, quiet=True)
     assert outcome.success
-    assert outcome.record["models"]["l1_clean"]["operators"]["ray"]["measured"] == 0
+    operators = outcome.record["models"]["l1_clean"]["operators"]
+    assert operators["ray"]["measured"] == 0
     assert query(lake, "SELECT count(*) FROM tiers.l1_clean") == [(before + added,)]
+    # the French texts near-duplicate marking saw were signed on Ray from the job's own results in
+    # ops.measures, each once, as the in-process signing function signs them
+    french = query(
+        lake,
+        """SELECT content_hash, any_value(text) FROM tiers.l1_clean
+           WHERE source = 'debian_handbook_fr' AND (kept OR reject_reasons = ['near_duplicate']) GROUP BY 1""",
+    )
+    assert operators["ray_minhash"]["signed"] == operators["fuzzy_dedup"]["signed"] == len(french) > 50
+    hashes, texts = map(list, zip(*french, strict=True))
+    expected = signature_table(MinHasher(MinHashConfig()), pa.array(hashes), texts).to_pydict()
+    signed = query(
+        lake, f"SELECT * FROM ({SIGNATURES}) WHERE list_contains($2, content_hash)", [MinHashConfig().key, hashes]
+    )
+    assert sorted(signed) == sorted(
+        zip(expected["content_hash"], expected["signature"], expected["bands"], strict=True)
+    )
+
+
+def test_ray_signing_names_a_document_whose_text_it_cannot_read(lake):
+    """A text to sign that neither L1 nor ops.measures holds is refused by name before any Ray work."""
+    opened = connect(lake)
+    try:
+        opened.con.execute(
+            """CREATE TEMP TABLE planted AS SELECT 'planted-doc' AS doc_id, 'planted-hash' AS content_hash,
+               'words no table holds' AS text, now() AS ingested_at, true AS eligible"""
+        )
+        signer = RaySigner(catalog_kwargs(lake), default_plan().extractor)
+        signed = query(lake, "SELECT count(*) FROM ops.minhash")
+        with pytest.raises(
+            ValueError, match=r"1 document\(s\) .* neither in tiers.l1_clean nor in ops.measures .*planted-doc"
+        ):
+            deduplicate(opened.con, opened.catalog, "planted", MinHashConfig(), sign=signer)
+        assert signer.stats.chunks == 0 and query(lake, "SELECT count(*) FROM ops.minhash") == signed
+    finally:
+        opened.close()
 
 
 def _job(settings, on_chunk=None):
     """The Ray job alone, as the plugin runs it before L1's SQL, in chunks of 20 documents."""
     lake = connect(settings)
     try:
-        return run_l1(
-            lake.con, lake.catalog, catalog_kwargs(settings), default_plan(), chunk_rows=CHUNK, on_chunk=on_chunk
-        )
+        return run_l1(lake.con, lake.catalog, catalog_kwargs(settings), default_plan(), Pool(CHUNK), on_chunk=on_chunk)
     finally:
         lake.close()
 

@@ -27,9 +27,10 @@ from warehouse.builds import Build, build_tag, git_revision, next_build_id
 from warehouse.catalog import catalog_kwargs, open_catalog
 from warehouse.config import load_settings
 from warehouse.duck import load_extensions
+from warehouse.engine.job import Pool
 from warehouse.export.ledger import record_build_costs
 from warehouse.fingerprint import inputs_seen, is_current
-from warehouse.fuzzy import deduplicate, mark_near_duplicates
+from warehouse.fuzzy import Signer, deduplicate, mark_near_duplicates, sign_new
 from warehouse.memory.limits import bound
 from warehouse.memory.steps import StepOutOfMemory, step
 from warehouse.publish import publish, scan_sql, skip_unchanged
@@ -44,6 +45,11 @@ CURRENT_BUILD: Build | None = None
 def with_operators(code: str) -> str:
     """A model's code hash with every operator's version: a bumped operator makes no model skip."""
     return f"{code}+operators:{versions_digest()}"
+
+
+def _pool(engine: dict[str, Any]) -> Pool:
+    """The Ray actor pool the dbt vars ``ray_chunk_rows``, ``ray_actors`` and ``ray_actor_cpus`` describe."""
+    return Pool(int(engine["chunk_rows"]), int(engine["actors"]), float(engine["actor_cpus"]))
 
 
 class Plugin(BasePlugin):
@@ -160,10 +166,13 @@ class Plugin(BasePlugin):
         """Mark the staged rows' near-duplicates (warehouse/fuzzy.py): documents no other rule
         rejected are clustered, and all but each cluster's earliest ingested are rejected. A row the
         table holds with the same text keeps its published verdict while the model's code, vars and
-        operators are those that published it (``--full-refresh`` re-decides every row)."""
+        operators are those that published it (``--full-refresh`` re-decides every row). With var
+        ``engine: ray`` the new texts are signed on Ray (warehouse/engine/minhash.py)."""
         config = MinHashConfig(**dict(settings["fuzzy_dedup"]))
+        engine = settings.get("engine")
         cursor = self.conn.cursor()
         relation = "tierhouse_staging.fuzzy_input"
+        signer = self._ray_signer(cursor, dict(engine)) if engine else sign_new
         table = self.catalog.load_table(target)
         same_code = inputs_seen(table, with_operators(settings["code"]))
         stored = f"(SELECT doc_id, content_hash, near_dup_cluster FROM {scan_sql(table)})"
@@ -176,21 +185,32 @@ class Plugin(BasePlugin):
             )
             _, stats = deduplicate(
                 cursor, self.catalog, relation, config,
-                apply=lambda found: mark_near_duplicates(cursor, staging, found, stored),
+                apply=lambda found: mark_near_duplicates(cursor, staging, found, stored), sign=signer,
             )  # fmt: skip
             cursor.execute(f"DROP VIEW {relation}")
         finally:
             cursor.close()
-        self.operators.setdefault(target, {})["fuzzy_dedup"] = {
-            "config": config.key,
-            "threshold": config.threshold,
-            **asdict(stats),
-        }
+        operators = self.operators.setdefault(target, {})
+        operators["fuzzy_dedup"] = {"config": config.key, "threshold": config.threshold, **asdict(stats)}
+        if engine:
+            operators["ray_minhash"] = signer.stats.summary()
+
+    def _ray_signer(self, cursor: DuckDBPyConnection, engine: dict[str, Any]) -> Signer:
+        """Ray's MinHash signer, for the extractor version L1's model compares against."""
+        from warehouse.engine.job import connect
+        from warehouse.engine.minhash import RaySigner
+        from warehouse.engine.plan import resolve
+
+        spec = dict(engine["plan"])
+        extractor = resolve(cursor, spec["extractor"], spec["rules"], spec["rules_key"]).extractor
+        connect(engine["address"])
+        return RaySigner(catalog_kwargs(self.settings), extractor, _pool(engine))
 
     def _run_engine(self, target: str, engine: dict[str, Any]) -> None:
         """With var ``engine: ray``: measure what the model will join as a Ray Data job (warehouse/engine),
         committing to ops.measures, before the model's SQL runs. The build lock is held throughout."""
-        from warehouse.engine.l1 import connect, run_l1
+        from warehouse.engine.job import connect
+        from warehouse.engine.l1 import run_l1
         from warehouse.engine.plan import resolve
 
         spec = dict(engine["plan"])
@@ -201,11 +221,7 @@ class Plugin(BasePlugin):
                 full_refresh=bool(engine["full_refresh"]),
             )
             connect(engine["address"])
-            stats = run_l1(
-                cursor, self.catalog, catalog_kwargs(self.settings), plan,
-                chunk_rows=int(engine["chunk_rows"]), actors=int(engine["actors"]),
-                actor_cpus=float(engine["actor_cpus"]),
-            )  # fmt: skip
+            stats = run_l1(cursor, self.catalog, catalog_kwargs(self.settings), plan, _pool(engine))
         finally:
             cursor.close()
         register_table(self.conn, self.catalog, MEASURES)

@@ -75,12 +75,29 @@ class _Appender:
         self.pending, self.rows = [], 0
 
 
-def sign_new(con: duckdb.DuckDBPyConnection, catalog: Catalog, relation: str, config: MinHashConfig) -> int:
-    """Sign the eligible texts of ``relation`` that have no signature under ``config`` yet.
+def signature_table(hasher: MinHasher, content_hashes: pa.Array, texts: list[str]) -> pa.Table:
+    """``ops.minhash`` rows for these texts, leaving out any without words (its signature matches nothing)."""
+    config = hasher.config
+    signatures = hasher.signatures(texts)
+    has_words = (signatures != np.iinfo(np.uint32).max).any(axis=1)
+    content_hashes, signatures = content_hashes.filter(pa.array(has_words)), signatures[has_words]
+    keys = band_keys(signatures, config)
+    n = len(content_hashes)
+    return pa.table(
+        {
+            "config": pa.array([config.key] * n, pa.string()),
+            "content_hash": content_hashes,
+            "signature": pa.array(signature_bytes(signatures), pa.binary()),
+            "bands": pa.FixedSizeListArray.from_arrays(keys.ravel(), config.bands).cast(pa.list_(pa.int64())),
+            "signed_at": pa.array([datetime.now(UTC)] * n, MINHASH.schema.field("signed_at").type),
+        },
+        schema=MINHASH.schema,
+    )
 
-    Their content hashes land in ``tierhouse_fuzzy.new`` for ``find_pairs``; returns how many.
-    """
-    hasher = MinHasher(config)
+
+def select_new(con: duckdb.DuckDBPyConnection, relation: str, config: MinHashConfig) -> int:
+    """Put the eligible content hashes of ``relation`` with no signature under ``config`` in
+    ``tierhouse_fuzzy.new`` (what ``find_pairs`` pairs against every stored signature); returns how many."""
     con.execute(
         f"""CREATE OR REPLACE TABLE {WORK}.new AS
         SELECT DISTINCT content_hash FROM {relation}
@@ -88,6 +105,14 @@ def sign_new(con: duckdb.DuckDBPyConnection, catalog: Catalog, relation: str, co
         [config.key],
     )
     (total,) = con.execute(f"SELECT count(*) FROM {WORK}.new").fetchone()
+    return total
+
+
+def sign_new(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, relation: str, config: MinHashConfig, total: int
+) -> None:
+    """Sign, in this process, the texts of ``relation`` whose content hashes ``select_new`` chose."""
+    hasher = MinHasher(config)
     # a streaming scan, not an aggregation that would hold every text at once; a text several rows
     # share is signed once, from its first doc_id (DuckDB picks it, so no set of hashes grows here)
     new = f"eligible AND content_hash IN (FROM {WORK}.new)"
@@ -97,27 +122,8 @@ def sign_new(con: duckdb.DuckDBPyConnection, catalog: Catalog, relation: str, co
     with progress_bar("MinHash signatures", total, unit="texts") as advance:
         for batch in con.execute(pending).to_arrow_reader(SIGN_BATCH):
             advance(len(batch))
-            signatures = hasher.signatures(batch.column("text").to_pylist())
-            has_words = (signatures != np.iinfo(np.uint32).max).any(axis=1)  # a text without words matches nothing
-            batch, signatures = batch.filter(pa.array(has_words)), signatures[has_words]
-            keys = band_keys(signatures, config)
-            appender.add(
-                pa.table(
-                    {
-                        "config": pa.array([config.key] * len(batch), pa.string()),
-                        "content_hash": batch.column("content_hash"),
-                        "signature": pa.array(signature_bytes(signatures), pa.binary()),
-                        "bands": pa.FixedSizeListArray.from_arrays(keys.ravel(), config.bands).cast(
-                            pa.list_(pa.int64())
-                        ),
-                        "signed_at": pa.array([datetime.now(UTC)] * len(batch), MINHASH.schema.field("signed_at").type),
-                    },
-                    schema=MINHASH.schema,
-                )
-            )
+            appender.add(signature_table(hasher, batch.column("content_hash"), batch.column("text").to_pylist()))
     appender.flush()
-    register_table(con, catalog, MINHASH)
-    return total
 
 
 def find_pairs(con: duckdb.DuckDBPyConnection, catalog: Catalog, config: MinHashConfig) -> int:
@@ -245,17 +251,25 @@ def mark_near_duplicates(
     return marked
 
 
+#: How the texts ``select_new`` chose get signed: ``sign_new`` here, or a Ray job (``warehouse.engine.minhash``)
+Signer = Callable[[duckdb.DuckDBPyConnection, Catalog, str, MinHashConfig, int], None]
+
+
 def deduplicate(
     con: duckdb.DuckDBPyConnection,
     catalog: Catalog,
     relation: str,
     config: MinHashConfig,
     apply: Callable[[pa.Table], int] | None = None,
+    sign: Signer = sign_new,
 ) -> tuple[pa.Table, FuzzyStats]:
     """Sign, pair and cluster ``relation``; ``apply`` (if given) acts on the clusters and counts what it marked."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {WORK}")
     try:
-        stats = FuzzyStats(signed=sign_new(con, catalog, relation, config))
+        stats = FuzzyStats(signed=select_new(con, relation, config))
+        if stats.signed:
+            sign(con, catalog, relation, config, stats.signed)
+        register_table(con, catalog, MINHASH)
         stats.candidates = find_pairs(con, catalog, config)
         found = clusters(con, relation, config)
         stats.clusters = len(set(found.column("keeper").to_pylist()))

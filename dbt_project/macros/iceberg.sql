@@ -99,10 +99,11 @@
     {% call statement('main') -%} select 'unchanged' as status {%- endcall %}
   {%- else -%}
     {#- config(engine_plan={...}) with var engine: ray: a Ray Data job measures first (warehouse/engine) -#}
-    {% if config.get('engine_plan') and var('engine') == 'ray' %}
-      {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-engine',
-            {'plan': config.get('engine_plan'), 'address': var('ray_address'), 'chunk_rows': var('ray_chunk_rows'),
-             'actors': var('ray_actors'), 'actor_cpus': var('ray_actor_cpus'), 'full_refresh': flags.FULL_REFRESH}) %}
+    {%- set ray = {'plan': config.get('engine_plan'), 'address': var('ray_address'), 'chunk_rows': var('ray_chunk_rows'),
+                   'actors': var('ray_actors'), 'actor_cpus': var('ray_actor_cpus'), 'full_refresh': flags.FULL_REFRESH}
+                  if config.get('engine_plan') and var('engine') == 'ray' else none -%}
+    {% if ray %}
+      {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-engine', ray) %}
     {% endif %}
     {#- the plugin runs the model's SQL into the staging table (under the build's memory limit, naming
         the step if it runs out), then reads it through its own cursor -#}
@@ -110,10 +111,11 @@
     {%- do stage.update({'sql': sql}) -%}
     {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-stage', stage) %}
     {% call statement('main') -%} select 'staged' as status {%- endcall %}
-    {#- config(fuzzy_dedup={...}): MinHash-LSH marks near-duplicates among the staged rows kept so far -#}
+    {#- config(fuzzy_dedup={...}): MinHash-LSH marks near-duplicates among the staged rows kept so far
+        (with var engine: ray, the new texts are signed on Ray) -#}
     {% if fuzzy %}
       {%- set dedup = settings.copy() -%}
-      {%- do dedup.update({'full_refresh': flags.FULL_REFRESH}) -%}
+      {%- do dedup.update({'full_refresh': flags.FULL_REFRESH, 'engine': ray}) -%}
       {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-fuzzy-dedup', dedup) %}
     {% endif %}
     {% do adapter.store_relation('tierhouse', staging, [], target_table, 'iceberg', settings) %}

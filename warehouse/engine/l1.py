@@ -9,9 +9,8 @@ run again, it measures only documents still without a result.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import duckdb
@@ -19,41 +18,10 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import EqualTo
 
-from warehouse.catalog import commit_with_retry
+from warehouse.engine.job import DEFAULT_POOL, Job, JobStats, Pool, only_todo, run_jobs
 from warehouse.engine.plan import EXTRACT, FLAGS, L1Plan
-from warehouse.engine.worker import Measurer, only_todo
-from warehouse.progress import progress_bar
+from warehouse.engine.worker import Measurer
 from warehouse.tables import L0_RAW, L1_CLEAN, MEASURES
-
-CHUNK_ROWS = 5_000  # documents per batch, data file and commit
-ACTORS = 2  # actors per operator pool: each loads the models once
-#: CPUs Ray reserves per actor. The reads need CPUs too: with a whole CPU per actor, two actors on two
-#: cores leave none, and the job waits for ever (seen here on Ray 2.60)
-ACTOR_CPUS = 0.5
-
-
-@dataclass
-class JobStats:
-    """What one run did: documents measured, texts judged again, chunks committed, actors that worked."""
-
-    measured: int = 0
-    rejudged: int = 0
-    chunks: int = 0
-    workers: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def summary(self) -> dict[str, Any]:
-        return {"measured": self.measured, "rejudged": self.rejudged, "chunks": self.chunks,
-                "workers": len(self.workers), "seconds": round(self.seconds, 2)}  # fmt: skip
-
-
-def connect(address: str | None) -> None:
-    """Join the Ray instance at ``address`` (``auto``, ``ray://…``), or start a local one; once per process."""
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False  # ours is on stderr, like every step's
 
 
 def _keys(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[str]:
@@ -112,18 +80,15 @@ def run_l1(
     catalog: Catalog,
     catalog_kwargs: dict[str, str],
     plan: L1Plan,
+    pool: Pool = DEFAULT_POOL,
     *,
-    chunk_rows: int = CHUNK_ROWS,
-    actors: int = ACTORS,
-    actor_cpus: float = ACTOR_CPUS,
     on_chunk: Callable[[JobStats], None] | None = None,
 ) -> JobStats:
     """Measure what L1 will need and ``ops.measures`` lacks; ``con`` sees the lake as the model does.
 
-    Ray must be connected (:func:`connect`). ``on_chunk`` runs after each committed chunk."""
+    Ray must be connected (:func:`warehouse.engine.job.connect`). ``on_chunk`` runs after each committed chunk."""
     import ray
 
-    started, stats = time.perf_counter(), JobStats()
     plan = replace(plan, flagged=stored_flags(con, plan))
     documents = pending_documents(con, plan)
     rejudge = stale_flags(con, plan) - plan.flagged
@@ -136,32 +101,14 @@ def run_l1(
         source = source.map_batches(
             only_todo, fn_kwargs={"column": "doc_id", "todo": pa.array(documents)}, batch_format="pyarrow"
         )
-        jobs.append(("extract", source, plan, "measured"))
+        jobs.append(
+            Job(source, Measurer, {"catalog_kwargs": catalog_kwargs, "plan": plan, "mode": "extract"}, "measured")
+        )
     if rejudge:
         source = ray.data.read_iceberg(
             table_identifier=L1_CLEAN.name, catalog_kwargs=catalog_kwargs, row_filter=EqualTo("language", "en"),
         ).select_columns(["content_hash", "text", "source"])  # fmt: skip
-        jobs.append(("flags", source, replace(plan, todo=rejudge), "rejudged"))
-    workers: set[str] = set()
-    with progress_bar("Ray: L1 operators", len(documents) + len(rejudge), unit="documents") as advance:
-        for mode, dataset, job_plan, counter in jobs:
-            results = dataset.map_batches(
-                Measurer, fn_constructor_kwargs={"catalog_kwargs": catalog_kwargs, "plan": job_plan, "mode": mode},
-                batch_size=chunk_rows, batch_format="pyarrow", concurrency=actors, num_cpus=actor_cpus,
-            )  # fmt: skip
-            for manifest in results.iter_batches(batch_size=None, batch_format="pyarrow"):
-                for chunk in manifest.to_pylist():
-                    if not chunk["inputs"]:  # a batch the todo filter emptied
-                        continue
-                    if chunk["path"]:
-                        path = chunk["path"]
-                        commit_with_retry(lambda p=path: catalog.load_table(MEASURES.name).add_files([p]))
-                    setattr(stats, counter, getattr(stats, counter) + chunk["inputs"])
-                    stats.chunks += 1
-                    workers.add(chunk["worker"])
-                    stats.workers = sorted(workers)
-                    advance(chunk["inputs"])
-                    if on_chunk is not None:
-                        on_chunk(stats)
-    stats.seconds = time.perf_counter() - started
-    return stats
+        flags = {"catalog_kwargs": catalog_kwargs, "plan": replace(plan, todo=rejudge), "mode": "flags"}
+        jobs.append(Job(source, Measurer, flags, "rejudged"))
+    total = len(documents) + len(rejudge)
+    return run_jobs(catalog, MEASURES, jobs, total, pool, label="Ray: L1 operators", on_chunk=on_chunk)

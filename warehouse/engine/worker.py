@@ -6,50 +6,35 @@ data file's path and row count go back to the driver, which commits it (``wareho
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
-from pyiceberg.catalog import load_catalog
 
 from udfs import langid
 from udfs.registry import apply
+from warehouse.engine.job import ChunkWriter
 from warehouse.engine.plan import EXTRACT, FLAGS, L1Plan, flag_key
 from warehouse.tables import MEASURES
 
-MANIFEST = pa.schema([("path", pa.string()), ("rows", pa.int64()), ("inputs", pa.int64()), ("worker", pa.string())])
 
-
-def only_todo(batch: pa.Table, column: str, todo: pa.Array) -> pa.Table:
-    """The rows of ``batch`` whose ``column`` is in ``todo``: what a resumed job has left to do."""
-    return batch.filter(pc.is_in(batch.column(column), value_set=todo))
-
-
-class Measurer:
+class Measurer(ChunkWriter):
     """Measure L0 documents (``mode="extract"``) or re-judge stored L1 texts (``mode="flags"``)."""
 
     def __init__(self, catalog_kwargs: dict[str, str], plan: L1Plan, mode: str) -> None:
-        kwargs = dict(catalog_kwargs)
-        self.table = load_catalog(kwargs.pop("name"), **kwargs).load_table(MEASURES.name)
+        super().__init__(catalog_kwargs, MEASURES)
         self.plan, self.mode = plan, mode
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.flagged = set(plan.flagged)  # and those this actor wrote: texts that several documents share
         langid.identify("warm up")  # the model loads once per actor, not per batch
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         extracting = self.mode == "extract"
         rows = self._extract(batch) if extracting else self._flags(batch)
-        path = self._write(rows) if rows else None
-        done = batch.num_rows if extracting else len(rows)  # documents measured, or texts judged again
-        return pa.table(
-            {"path": [path], "rows": [len(rows)], "inputs": [done], "worker": [self.worker]}, schema=MANIFEST
-        )
+        now = datetime.now(UTC)
+        table = pa.Table.from_pylist([{**r, "worker": self.worker, "measured_at": now} for r in rows], self.schema)
+        return self.chunk(table, batch.num_rows if extracting else len(rows))  # documents, or texts judged again
 
     def _extract(self, batch: pa.Table) -> list[dict[str, Any]]:
         extracted = apply("th_extract", batch.column("content"), batch.column("content_type"))
@@ -93,13 +78,3 @@ class Measurer:
             {"input_hash": h, "operator": FLAGS, "version": k, "quality_flags": f}
             for h, k, f in zip(hashes, keys, flags, strict=True)
         ]
-
-    def _write(self, rows: list[dict[str, Any]]) -> str:
-        now = datetime.now(UTC)
-        table = pa.Table.from_pylist(
-            [{**r, "worker": self.worker, "measured_at": now} for r in rows], schema=MEASURES.schema
-        )
-        path = f"{self.table.location()}/data/ray-{uuid.uuid4().hex}.parquet"
-        with self.table.io.new_output(path).create(overwrite=False) as out:
-            pq.write_table(table, out)
-        return path

@@ -19,7 +19,9 @@
   - Neither rule touches the row of the copy that is kept: dup_cluster and near_dup_cluster are
     set on the later copies only, so new duplicates never rewrite stored rows.
   - Var engine: ray runs extraction, language ID and the rules as a Ray Data job first (warehouse/engine)
-    and this query joins its results in ops.measures, keyed by (doc_id or content_hash, operator, version).
+    and this query joins its results in ops.measures, keyed by (doc_id or content_hash, operator, version);
+    the near-duplicate step's new texts are then signed on Ray too, into ops.minhash, and paired and
+    clustered as before.
 -#}
 {%- set ray = var('engine') == 'ray' -%}
 {%- if ray and var('l1_c4_rewrite') -%}
