@@ -46,7 +46,7 @@ def _vars(proxy_url: str, **extra) -> str:
 def _speeches(corpus, start: int, n: int) -> list[bytes]:
     paths = sorted(corpus["sotu"].paths[0].glob("*.json"))[start : start + n]
     texts = [json.loads(p.read_text())["text"] for p in paths]
-    cut = [t[: t.index(". ", 1200) + 1] for t in texts]  # the opening, ending on a sentence
+    cut = [t[: t.index(". ", 2500) + 1] for t in texts]  # the opening, ending on a sentence
     return [orjson.dumps({"text": t, "origin": p.name}) + b"\n" for t, p in zip(cut, paths, strict=True)]
 
 
