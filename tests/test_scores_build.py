@@ -111,6 +111,8 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
     # on purpose, so the build records which classifier replaced which, and accepts the score drift
     distilled_before = dict(query(lake, "SELECT scorer, any_value(model) FROM ops.scores "
                                         "WHERE scorer LIKE '%-distilled' GROUP BY 1"))  # fmt: skip
+    labels = "SELECT scorer, count(*) FROM ops.scores WHERE scorer IN ('edu', 'domain') AND status = 'ok' GROUP BY 1"
+    labels_before = dict(query(lake, labels))
     accepted = {t: {"by": "test", "reason": "labels grew"} for t in ("scores", "l2_selected")}
     with FaultProxy(upstream) as proxy:
         second = run_build(lake, quiet=True, variables=_vars(proxy.url, l2_distill_retrain_share=0,
@@ -118,12 +120,15 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
     assert second.success and len(proxy.log.outcomes) == len(failed)
     distilled_after = query(lake, "SELECT scorer, any_value(model), count(*) FROM ops.scores "
                                   "WHERE scorer LIKE '%-distilled' GROUP BY 1 ORDER BY 1")  # fmt: skip
-    retrained = second.record["models"]["scores"]["operators"]["retrained"]
-    assert [(r["scorer"], r["from"], r["to"], r["rescored"]) for r in retrained] == [
-        (scorer, distilled_before[scorer], model, n)
-        for scorer, model, n in distilled_after
-        if distilled_before.get(scorer, model) != model
-    ] and retrained
+    retrained = second.record["models"]["scores"]["operators"].get("retrained", [])
+    replaced = [
+        (s, distilled_before[s], model, n) for s, model, n in distilled_after if distilled_before.get(s, model) != model
+    ]
+    assert [(r["scorer"], r["from"], r["to"], r["rescored"]) for r in retrained] == replaced
+    # which judge's calls failed under the faults varies with timing; a judge whose labels grew retrains
+    grew = {f"{judge}-distilled" for judge, n in query(lake, labels) if n > labels_before.get(judge, 0)}
+    grew &= set(distilled_before)
+    assert grew <= {r["scorer"] for r in retrained}
     assert _ledger(lake, second.record["build_id"])["calls"] == len(failed)
     assert _ledger(lake, second.record["build_id"])["cached"] == len(rows) - len(failed)
     assert not [r for r in _judge_rows(lake) if r[1] == "failed"]
