@@ -174,9 +174,8 @@ class Plugin(BasePlugin):
         relation = "tierhouse_staging.fuzzy_input"
         signer = self._ray_signer(cursor, dict(engine)) if engine else sign_new
         table = self.catalog.load_table(target)
-        same_code = inputs_seen(table, with_operators(settings["code"]))
-        stored = f"(SELECT doc_id, content_hash, near_dup_cluster FROM {scan_sql(table)})"
-        stored = stored if same_code and not settings.get("full_refresh") else None
+        keeps_verdicts = inputs_seen(table, with_operators(settings["code"])) and not settings.get("full_refresh")
+        stored = f"(SELECT doc_id, content_hash, near_dup_cluster FROM {scan_sql(table)})" if keeps_verdicts else None
         try:
             cursor.execute(
                 f"""CREATE OR REPLACE VIEW {relation} AS
