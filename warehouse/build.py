@@ -25,6 +25,41 @@ def default_project_dir() -> Path:
     return beside if beside.is_dir() else Path("dbt_project").resolve()
 
 
+_PARSED: dict[Path, tuple[tuple[tuple[str, int, int], ...], Any]] = {}
+
+
+def _project_files(project: Path) -> tuple[tuple[str, int, int], ...]:
+    """Path, size and mtime of every file dbt parses: all of the project but its output folders."""
+    found = []
+    for folder, subfolders, files in os.walk(project):
+        if Path(folder) == project:
+            subfolders[:] = [d for d in subfolders if d not in ("target", "logs")]
+        for name in files:
+            stat = os.stat(os.path.join(folder, name))
+            found.append((os.path.relpath(os.path.join(folder, name), project), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(found))
+
+
+def parsed_project(project: Path) -> Any | None:
+    """dbt's manifest of ``project``, parsed once per process while its files stay as they are.
+
+    dbt parses a whole project again whenever the vars or the profile change, about 5 s a build here.
+    No parse-time config of ours reads a var (a model's config names a var or a macro instead, read
+    when the model runs) and the profile reads no environment, so one manifest serves every build with
+    any vars on any lake. None when the project does not parse: the build then reports why."""
+    from dbt.cli.main import dbtRunner
+
+    files = _project_files(project)
+    cached = _PARSED.get(project)
+    if cached and cached[0] == files:
+        return cached[1]
+    result = dbtRunner().invoke(["--quiet", "parse", "--project-dir", str(project), "--profiles-dir", str(project)])
+    if not result.success:
+        return None
+    _PARSED[project] = (files, result.result)
+    return result.result
+
+
 @dataclass
 class BuildOutcome:
     """dbt's verdict plus the ``ops.builds`` row the build wrote."""
@@ -73,6 +108,7 @@ def run_build(
 
     Builds run one at a time (``warehouse.buildlock``): this one waits for a running build, or with
     ``wait=False`` fails at once naming it."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.cli.main import dbtRunner
 
     project = (project_dir or default_project_dir()).resolve()
@@ -97,8 +133,11 @@ def run_build(
         TIERHOUSE_HOME=str(settings.home), TIERHOUSE_DBT_PROJECT=str(project), TIERHOUSE_BUILD_WAIT="1" if wait else "0"
     )
     try:
-        result = dbtRunner().invoke(args)
+        result = dbtRunner(manifest=parsed_project(project)).invoke(args)
     finally:
+        # dbt-duckdb keeps its environment (our plugin, opened on one lake) for as long as the profile
+        # stays the same, and the profile does not name the lake: the next build opens its own
+        DuckDBConnectionManager.close_all_connections()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -54,11 +54,13 @@ def _pool(engine: dict[str, Any]) -> Pool:
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
-        home = plugin_config.get("home") or os.environ.get("TIERHOUSE_HOME")
-        self.settings = load_settings(home)
+        # the environment wins over the profile, read here rather than by env_var() in profiles.yml:
+        # dbt parses the whole project again whenever its profile renders differently
+        self.settings = load_settings(os.environ.get("TIERHOUSE_HOME") or plugin_config.get("home"))
         self.catalog = open_catalog(self.settings)
         init_warehouse(self.catalog)
-        self.project_dir = Path(plugin_config.get("project_dir") or ".").resolve()
+        project = os.environ.get("TIERHOUSE_DBT_PROJECT") or plugin_config.get("project_dir") or "."
+        self.project_dir = Path(project).resolve()
         self.conn: DuckDBPyConnection | None = None
         self.lock: BuildLock | None = None  # held from on-run-start to on-run-end
         self.operators: dict[str, dict[str, Any]] = {}  # per table, until its publish records them

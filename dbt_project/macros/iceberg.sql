@@ -82,7 +82,8 @@
   {%- set sql = tierhouse_time_travel(sql) -%}
   {%- set target_table = this.schema ~ '.' ~ this.identifier -%}
   {%- set inputs = tierhouse_inputs(model) -%}
-  {%- set fuzzy = config.get('fuzzy_dedup') -%}
+  {#- config(fuzzy_dedup=<var name>): the MinHash-LSH settings are that var's value in this build -#}
+  {%- set fuzzy = var(config.get('fuzzy_dedup')) if config.get('fuzzy_dedup') else none -%}
   {%- set code = local_md5(sql ~ tojson(tierhouse_gate_vars()) ~ tojson(fuzzy)) -%}
   {%- set staging = api.Relation.create(database=this.database, schema='tierhouse_staging',
                                          identifier=this.identifier, type='table') -%}
@@ -98,8 +99,9 @@
     {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-skip', settings) %}
     {% call statement('main') -%} select 'unchanged' as status {%- endcall %}
   {%- else -%}
-    {#- config(engine_plan={...}) with var engine: ray: a Ray Data job measures first (warehouse/engine) -#}
-    {%- set ray = {'plan': config.get('engine_plan'), 'address': var('ray_address'), 'chunk_rows': var('ray_chunk_rows'),
+    {#- config(engine_plan=<macro name>) with var engine: ray: a Ray Data job measures first what that
+        macro's plan says (warehouse/engine) -#}
+    {%- set ray = {'plan': context[config.get('engine_plan')](), 'address': var('ray_address'), 'chunk_rows': var('ray_chunk_rows'),
                    'actors': var('ray_actors'), 'actor_cpus': var('ray_actor_cpus'), 'full_refresh': flags.FULL_REFRESH}
                   if config.get('engine_plan') and var('engine') == 'ray' else none -%}
     {% if ray %}
@@ -111,7 +113,7 @@
     {%- do stage.update({'sql': sql}) -%}
     {% do adapter.store_relation('tierhouse', staging, [], target_table, 'tierhouse-stage', stage) %}
     {% call statement('main') -%} select 'staged' as status {%- endcall %}
-    {#- config(fuzzy_dedup={...}): MinHash-LSH marks near-duplicates among the staged rows kept so far
+    {#- config(fuzzy_dedup=...): MinHash-LSH marks near-duplicates among the staged rows kept so far
         (with var engine: ray, the new texts are signed on Ray) -#}
     {% if fuzzy %}
       {%- set dedup = settings.copy() -%}

@@ -52,3 +52,8 @@
   (th_version('th_extract') || '+' || th_version('th_language')
   {%- if var('l1_c4_rewrite') %} || '+c4chain-' || th_version('th_c4_chain') || '@' || left(md5({{ l1_rules_literal() }}), 8){% endif %})
 {%- endmacro %}
+
+{#- What a Ray Data job measures for L1 (config engine_plan names this macro). -#}
+{% macro l1_engine_plan() -%}
+  {{ return({'extractor': l1_extractor(), 'rules': l1_rules_literal(), 'rules_key': l1_rules_key()}) }}
+{%- endmacro %}

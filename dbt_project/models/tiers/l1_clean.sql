@@ -27,8 +27,9 @@
 {%- if ray and var('l1_c4_rewrite') -%}
   {{ exceptions.raise_compiler_error("engine: ray does not run l1_c4_rewrite (FineWeb's chain) yet; build with engine: local") }}
 {%- endif -%}
-{{ config(strategy='incremental', fuzzy_dedup=var('l1_fuzzy_dedup'),
-          engine_plan={'extractor': l1_extractor(), 'rules': l1_rules_literal(), 'rules_key': l1_rules_key()}) }}
+{#- config names a var and a macro rather than holding their values: a parsed project then serves
+    builds with any vars (warehouse/build.py reuses it) -#}
+{{ config(strategy='incremental', fuzzy_dedup='l1_fuzzy_dedup', engine_plan='l1_engine_plan') }}
 
 with l0 as (
     select doc_id, source, uri, content_type, content, ingested_at
