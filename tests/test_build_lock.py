@@ -19,7 +19,7 @@ from conftest import query
 from warehouse.build import run_build
 from warehouse.buildlock import BuildLock, BuildLockBusy, current_lease
 from warehouse.builds import list_builds
-from warehouse.catalog import open_catalog
+from warehouse.catalog import commit_with_retry, open_catalog
 from warehouse.ingest import ingest
 from warehouse.tables import BUILDS, ensure_table, init_warehouse
 
@@ -63,7 +63,7 @@ def test_a_killed_lock_holder_blocks_the_next_build_only_until_its_lease_expires
     _lake(settings, corpus, tmp_path, n=2)
     holder = textwrap.dedent(f"""
         from warehouse.buildlock import BuildLock
-        from warehouse.catalog import open_catalog
+        from warehouse.catalog import commit_with_retry, open_catalog
         from warehouse.config import load_settings
         lock = BuildLock(open_catalog(load_settings({str(settings.home)!r})), lease_s=20).__enter__()
         print("held", lock.build_id, flush=True)
@@ -123,3 +123,20 @@ def test_a_failed_renewal_is_said_and_retried_not_fatal(settings, monkeypatch):
         assert lock._renewer.is_alive()
         assert lock.lease.expires_at > first.expires_at
     assert len(calls) >= 2 and any("renewing the lease failed (OSError: catalog unreachable)" in s for s in said)
+
+
+def test_a_build_record_beaten_by_a_lease_renewal_is_committed_again(settings):
+    """The lease lives on a branch of ops.builds: a renewal that lands while a build records itself
+    makes pyiceberg refuse that record (its sequence number is taken), and the commit is retried."""
+    catalog = open_catalog(settings)
+    init_warehouse(catalog)
+    with BuildLock(catalog) as lock:
+        stale = ensure_table(catalog, BUILDS)  # loaded before the renewal, as a build's record is
+        lock.renew()
+        empty = stale.schema().as_arrow().empty_table()
+        with pytest.raises(ValueError, match="sequence number"):
+            stale.append(empty)
+        tables = iter([stale])
+        commit_with_retry(lambda: (next(tables, None) or ensure_table(catalog, BUILDS)).append(empty))
+        assert next(tables, None) is None  # the stale table was tried first, and lost
+    assert current_lease(ensure_table(catalog, BUILDS)).released

@@ -20,11 +20,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
 from warehouse.builds import next_build_id
-from warehouse.catalog import RETRYABLE
+from warehouse.catalog import lost_race
 from warehouse.tables import BUILDS, ensure_table
 
 BRANCH = "build-lock"
@@ -136,7 +135,9 @@ class BuildLock:
             lease = Lease(build_id, self.me, now + self.lease_s, purpose=self.purpose)
             try:
                 _commit_lease(table, lease)
-            except (CommitFailedException, *RETRYABLE):
+            except Exception as error:
+                if not lost_race(error):
+                    raise
                 time.sleep(self.poll_s * 0.5)  # another build won this round
                 continue
             if held is not None and not held.released:
@@ -164,8 +165,10 @@ class BuildLock:
         try:
             _commit_lease(table, renewed)
             self.lease = renewed
-        except (CommitFailedException, *RETRYABLE):
-            pass  # the next round retries; the lease still has two thirds to run
+        except Exception as error:
+            if not lost_race(error):
+                raise
+            # the next round retries; the lease still has two thirds to run
 
     def release(self) -> None:
         """End the lease now, so the next build need not wait for it to expire."""
@@ -179,7 +182,9 @@ class BuildLock:
             try:
                 _commit_lease(table, Lease(self.build_id, self.me, time.time(), True, self.purpose))
                 return
-            except (CommitFailedException, *RETRYABLE):
+            except Exception as error:
+                if not lost_race(error):
+                    raise
                 time.sleep(self.poll_s * 0.2)
 
     def __enter__(self) -> BuildLock:

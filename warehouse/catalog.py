@@ -9,7 +9,7 @@ from typing import TypeVar
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import CommitFailedException
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from warehouse.config import Settings
 
@@ -17,6 +17,17 @@ T = TypeVar("T")
 
 #: Errors that mean "someone else committed first" or "the catalog was busy": safe to retry.
 RETRYABLE = (CommitFailedException, OperationalError, sqlite3.OperationalError)
+
+
+def lost_race(error: BaseException) -> bool:
+    """Whether ``error`` means another writer committed first, so the commit is safe to try again.
+
+    Besides ``RETRYABLE``: pyiceberg checks only the committed branch's head, so when another thread
+    committed to a different branch of the same table meanwhile (the build lock's lease branch of
+    ops.builds), the commit fails as a ValueError about its snapshot's sequence number."""
+    return isinstance(error, RETRYABLE) or (
+        isinstance(error, ValueError) and str(error).startswith("Cannot add snapshot with sequence number")
+    )
 
 
 def catalog_properties(name: str) -> dict[str, str]:
@@ -70,7 +81,7 @@ def commit_with_retry(attempt: Callable[[], T], give_up_after_s: float = 300.0) 
     all land (every round someone wins).
     """
     runner = retry(
-        retry=retry_if_exception_type(RETRYABLE),
+        retry=retry_if_exception(lost_race),
         wait=wait_random_exponential(multiplier=0.05, max=2.0),
         stop=stop_after_delay(give_up_after_s),
         reraise=True,
