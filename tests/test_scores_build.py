@@ -27,10 +27,12 @@ PER_STRATUM = 5  # a sample of 10 texts over two strata, judged by each judge
 MIN_LABELS = 8  # enough to distil a classifier from them
 
 
-def _vars(proxy_url: str, **extra) -> str:
-    # one request at a time: llama_cpp.server queues the rest, so their wait would count against the timeout
+def _vars(proxy_url: str, timeout_s: int = 180, **extra) -> str:
+    # one request at a time: llama_cpp.server queues the rest, so their wait would count against the timeout.
+    # Under faults a hang (21 s) must time out; a clean build waits longer, since on loaded cores the server
+    # may still be answering what the faulty build abandoned (seen: a clean build's calls timing out at 20 s)
     llm = {"backend": "openai", "model": "smollm2-135m-instruct", "base_url": proxy_url, "api_key_env": "TEST_KEY",
-           "concurrency": 1, "timeout_s": 20, "max_attempts": 2, "max_wait_s": 0.5}  # fmt: skip
+           "concurrency": 1, "timeout_s": timeout_s, "max_attempts": 2, "max_wait_s": 0.5}  # fmt: skip
     return json.dumps(
         {
             "llm": llm,
@@ -88,7 +90,7 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
     # 1. a first build under 30% faults (timeouts, 500s, junk JSON, resets, 429s) completes; every
     # judged text has a row, failures included, with the error and never the API key
     with FaultProxy(upstream, fault_rate=0.3, hang_s=21, seed=5) as proxy:
-        first = run_build(lake, quiet=True, variables=_vars(proxy.url))
+        first = run_build(lake, quiet=True, variables=_vars(proxy.url, timeout_s=20))
     assert first.success, first.record
     # every fault kind fired; on loaded cores an answer may also come after the client gave up (abandoned)
     assert {"forwarded", *FAULTS} <= set(proxy.log.outcomes) <= {"forwarded", "abandoned", *FAULTS}
@@ -117,9 +119,9 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
     labels_before = dict(query(lake, labels))
     accepted = {t: {"by": "test", "reason": "labels grew"} for t in ("scores", "l2_selected")}
     with FaultProxy(upstream) as proxy:
-        second = run_build(lake, quiet=True, variables=_vars(proxy.url, l2_distill_retrain_share=0,
-                                                             gate_accept_drift=accepted,
-                                                             gate_max_row_drop={"default": 1, "edits": 0, "qa": 0}))  # fmt: skip
+        retrain = {"l2_distill_retrain_share": 0, "gate_accept_drift": accepted,
+                   "gate_max_row_drop": {"default": 1, "edits": 0, "qa": 0}}  # fmt: skip
+        second = run_build(lake, quiet=True, variables=_vars(proxy.url, **retrain))
     assert second.success and len(proxy.log.outcomes) == len(failed)
     distilled_after = query(lake, "SELECT scorer, any_value(model), count(*) FROM ops.scores "
                                   "WHERE scorer LIKE '%-distilled' GROUP BY 1 ORDER BY 1")  # fmt: skip
