@@ -38,6 +38,12 @@ def texts(corpus) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module")
+def cpu_edu(texts) -> list:
+    """The CPU backend's educational-value scores of ``texts``: judged once, compared by two tests."""
+    return scorer_config.judge(json.dumps({"prompt": "edu", "version": "v1"})).score(list(texts.values()))
+
+
 # -- strict reading of answers --------------------------------------------------------------------
 
 
@@ -74,12 +80,12 @@ def test_prompt_dirs_from_the_environment_come_first(tmp_path, monkeypatch):
 # -- llama.cpp on CPU -----------------------------------------------------------------------------
 
 
-def test_llamacpp_judges_real_documents_and_loads_the_model_once(texts):
+def test_llamacpp_judges_real_documents_and_loads_the_model_once(texts, cpu_edu):
     edu = scorer_config.judge(json.dumps({"prompt": "edu", "version": "v1"}))
     domain = scorer_config.judge(json.dumps({"prompt": "domain", "version": "v1"}))
     assert edu.backend is domain.backend and isinstance(edu.backend, LlamaCppBackend)
     assert edu.id == scorer_config.judge_id(json.dumps({"prompt": "edu", "version": "v1"}))
-    scores = edu.score(list(texts.values()))
+    scores = cpu_edu
     assert [s.status for s in scores] == [OK] * 3
     assert all(0 <= s.score <= 5 for s in scores)
     labels = domain.score(list(texts.values()))
@@ -92,10 +98,9 @@ def test_llamacpp_judges_real_documents_and_loads_the_model_once(texts):
 # -- an OpenAI-compatible server over HTTP --------------------------------------------------------
 
 
-def test_openai_backend_against_llama_cpp_server_matches_the_cpu_backend(llm_server, texts):
+def test_openai_backend_against_llama_cpp_server_matches_the_cpu_backend(llm_server, texts, cpu_edu):
     judge = LLMJudge(OpenAIBackend("smollm2-135m-instruct", llm_server, concurrency=4), EDU)
-    over_http = judge.score(list(texts.values()))
-    on_cpu = scorer_config.judge(json.dumps({"prompt": "edu", "version": "v1"})).score(list(texts.values()))
+    over_http, on_cpu = judge.score(list(texts.values())), cpu_edu
     assert [s.status for s in over_http] == [s.status for s in on_cpu] == [OK] * 3
     # the same model, prompt and texts: the same most likely digit. The expected values differ: the server
     # reports the 20 most likely first tokens only, while the CPU backend also reads every digit's own
