@@ -18,11 +18,15 @@ it sits in, and a main content with almost no article text gives way to the whol
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 # Word tokens, counting each character of scripts written without spaces (CJK, Thai, Burmese) as one.
 _UNSPACED = "\u0e00-\u0e7f\u1000-\u109f\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
 TOKEN = re.compile(rf"[{_UNSPACED}]|\w+")
 _HAS_UNSPACED = re.compile(f"[{_UNSPACED}]")
+# The first UTF-8 byte of every character in those ranges: a text whose bytes hold none of these has
+# no such character, which a byte search finds far faster than the pattern does line by line.
+_UNSPACED_LEADS = tuple(bytes([lead]) for lead in (0xE0, 0xE1, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEF))
 _SENTENCE_END = tuple(".!?。！？\"'”’」)")
 _NON_WORD = re.compile(r"\W+")
 MIN_TOKENS = 10  # a substantial line ending a sentence has at least this many tokens
@@ -42,27 +46,42 @@ def _words(line: str) -> int:
     return len(TOKEN.findall(line))
 
 
-def _weights(lines: list[str]) -> list[int | None]:
-    """Per line: its words if it is article text, else None. Lines inside fenced code blocks are
-    article text (code is content)."""
+def _spaced_words(line: str) -> int:
+    """``_words`` of a line known to hold no script written without spaces."""
+    return len(line.split())
+
+
+def _spaced(text: str) -> bool:
+    """Whether ``text`` holds no character of a script written without spaces."""
+    if text.isascii():
+        return True
+    data = text.encode("utf-8", "surrogatepass")
+    return not any(lead in data for lead in _UNSPACED_LEADS)
+
+
+def _weights(text: str) -> tuple[list[str], list[int | None]]:
+    """The lines of ``text`` and per line its words if it is article text, else None. Lines inside
+    fenced code blocks are article text (code is content)."""
+    lines = text.splitlines()
+    count = _spaced_words if _spaced(text) else _words
     weights: list[int | None] = []
     in_code = False
     for line in lines:
         fence = line.startswith("```")
         in_code ^= fence
         if fence or in_code:
-            weights.append(_words(line))
+            weights.append(count(line))
         elif len(line) < MIN_TOKENS:  # too short to hold MIN_TOKENS words
             weights.append(None)
         elif line.rstrip().endswith(_SENTENCE_END):
-            n = _words(line)
+            n = count(line)
             weights.append(n if n >= MIN_TOKENS else None)
         elif len(line) < LONG_TOKENS:  # no sentence end, and too short to hold LONG_TOKENS words: not counted
             weights.append(None)
         else:
-            n = _words(line)
+            n = count(line)
             weights.append(n if n >= LONG_TOKENS else None)
-    return weights
+    return lines, weights
 
 
 def _blocks(lines: list[str], weights: list[int | None]) -> list[tuple[int, int, int]]:
@@ -89,11 +108,28 @@ def article_span(text: str, title: str | None = None) -> str:
     return measured_span(text, title)[0]
 
 
+class _Passes(NamedTuple):
+    """What the line and block pass find in a text, kept to be read more than once."""
+
+    lines: list[str]
+    weights: list[int | None]
+    blocks: list[tuple[int, int, int]]
+
+
+def _passes(text: str) -> _Passes:
+    """The line and block pass over ``text``."""
+    lines, weights = _weights(text)
+    return _Passes(lines, weights, _blocks(lines, weights))
+
+
 def measured_span(text: str, title: str | None = None) -> tuple[str, int]:
     """``article_span`` and the article words it holds, counted once (extraction's hot path)."""
-    lines = text.splitlines()
-    weights = _weights(lines)
-    blocks = _blocks(lines, weights)
+    return _span(text, _passes(text), title)
+
+
+def _span(text: str, passes: _Passes, title: str | None) -> tuple[str, int]:
+    """``measured_span`` of ``text``, from the passes over it."""
+    lines, weights, blocks = passes
     if not blocks:
         return text, 0
     largest = max(words for _, _, words in blocks)
@@ -108,14 +144,16 @@ def measured_span(text: str, title: str | None = None) -> tuple[str, int]:
 
 def article_words(text: str) -> int:
     """Words in the substantial lines of ``text``: how much article it holds."""
-    return sum(words for words in _weights(text.splitlines()) if words)
+    return sum(words for words in _weights(text)[1] if words)
 
 
-def _grow(span: str, page: str) -> str:
+def _grow(span: str, page: _Passes) -> str:
     """``span`` (a main content's article span) with the rest of the article blocks of ``page`` (the
-    whole page's text) that its first and last substantial lines sit in, before and after it."""
-    lines, page_lines = span.splitlines(), page.splitlines()
-    substantial = [i for i, words in enumerate(_weights(lines)) if words]
+    passes over the whole page's text) that its first and last substantial lines sit in, before and
+    after it."""
+    lines, weights = _weights(span)
+    page_lines = page.lines
+    substantial = [i for i, words in enumerate(weights) if words]
     try:
         start = page_lines.index(lines[substantial[0]])
         end = page_lines.index(lines[substantial[-1]], start)
@@ -123,7 +161,7 @@ def _grow(span: str, page: str) -> str:
         return span
     before: list[str] = []
     after: list[str] = []
-    for first, last, _ in _blocks(page_lines, _weights(page_lines)):
+    for first, last, _ in page.blocks:
         if first <= start <= last:
             before = page_lines[first:start]
         if first <= end <= last:
@@ -135,11 +173,13 @@ def _grow(span: str, page: str) -> str:
 
 def recover(span: str, page: str, title: str | None = None) -> str:
     """The article of a page whose main-content span holds fewer than ``SHORT_ARTICLE`` article
-    words, judged against ``page``, the whole page's text: see the module's docstring."""
-    grown = _grow(span, page)
+    words, judged against ``page``, the whole page's text: see the module's docstring. The page's
+    lines are weighed once, for both the growth and the whole page's span."""
+    passes = _passes(page)
+    grown = _grow(span, passes)
     words = article_words(grown)
     if words < LOST_ARTICLE:
-        whole = article_span(page, title)
+        whole = _span(page, passes, title)[0]
         if article_words(whole) >= WHOLE_PAGE_FACTOR * max(words, LOST_ARTICLE):
             return whole
     return grown
