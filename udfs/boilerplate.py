@@ -24,9 +24,6 @@ from typing import NamedTuple
 _UNSPACED = "\u0e00-\u0e7f\u1000-\u109f\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
 TOKEN = re.compile(rf"[{_UNSPACED}]|\w+")
 _HAS_UNSPACED = re.compile(f"[{_UNSPACED}]")
-# The first UTF-8 byte of every character in those ranges: a text whose bytes hold none of these has
-# no such character, which a byte search finds far faster than the pattern does line by line.
-_UNSPACED_LEADS = tuple(bytes([lead]) for lead in (0xE0, 0xE1, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEF))
 _SENTENCE_END = tuple(".!?。！？\"'”’」)")
 _NON_WORD = re.compile(r"\W+")
 MIN_TOKENS = 10  # a substantial line ending a sentence has at least this many tokens
@@ -46,42 +43,27 @@ def _words(line: str) -> int:
     return len(TOKEN.findall(line))
 
 
-def _spaced_words(line: str) -> int:
-    """``_words`` of a line known to hold no script written without spaces."""
-    return len(line.split())
-
-
-def _spaced(text: str) -> bool:
-    """Whether ``text`` holds no character of a script written without spaces."""
-    if text.isascii():
-        return True
-    data = text.encode("utf-8", "surrogatepass")
-    return not any(lead in data for lead in _UNSPACED_LEADS)
-
-
-def _weights(text: str) -> tuple[list[str], list[int | None]]:
-    """The lines of ``text`` and per line its words if it is article text, else None. Lines inside
-    fenced code blocks are article text (code is content)."""
-    lines = text.splitlines()
-    count = _spaced_words if _spaced(text) else _words
+def _weights(lines: list[str]) -> list[int | None]:
+    """Per line: its words if it is article text, else None. Lines inside fenced code blocks are
+    article text (code is content)."""
     weights: list[int | None] = []
     in_code = False
     for line in lines:
         fence = line.startswith("```")
         in_code ^= fence
         if fence or in_code:
-            weights.append(count(line))
+            weights.append(_words(line))
         elif len(line) < MIN_TOKENS:  # too short to hold MIN_TOKENS words
             weights.append(None)
         elif line.rstrip().endswith(_SENTENCE_END):
-            n = count(line)
+            n = _words(line)
             weights.append(n if n >= MIN_TOKENS else None)
         elif len(line) < LONG_TOKENS:  # no sentence end, and too short to hold LONG_TOKENS words: not counted
             weights.append(None)
         else:
-            n = count(line)
+            n = _words(line)
             weights.append(n if n >= LONG_TOKENS else None)
-    return lines, weights
+    return weights
 
 
 def _blocks(lines: list[str], weights: list[int | None]) -> list[tuple[int, int, int]]:
@@ -118,7 +100,8 @@ class _Passes(NamedTuple):
 
 def _passes(text: str) -> _Passes:
     """The line and block pass over ``text``."""
-    lines, weights = _weights(text)
+    lines = text.splitlines()
+    weights = _weights(lines)
     return _Passes(lines, weights, _blocks(lines, weights))
 
 
@@ -144,16 +127,15 @@ def _span(text: str, passes: _Passes, title: str | None) -> tuple[str, int]:
 
 def article_words(text: str) -> int:
     """Words in the substantial lines of ``text``: how much article it holds."""
-    return sum(words for words in _weights(text)[1] if words)
+    return sum(words for words in _weights(text.splitlines()) if words)
 
 
 def _grow(span: str, page: _Passes) -> str:
     """``span`` (a main content's article span) with the rest of the article blocks of ``page`` (the
     passes over the whole page's text) that its first and last substantial lines sit in, before and
     after it."""
-    lines, weights = _weights(span)
-    page_lines = page.lines
-    substantial = [i for i, words in enumerate(weights) if words]
+    lines, page_lines = span.splitlines(), page.lines
+    substantial = [i for i, words in enumerate(_weights(lines)) if words]
     try:
         start = page_lines.index(lines[substantial[0]])
         end = page_lines.index(lines[substantial[-1]], start)
