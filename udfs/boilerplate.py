@@ -18,6 +18,7 @@ it sits in, and a main content with almost no article text gives way to the whol
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 # Word tokens, counting each character of scripts written without spaces (CJK, Thai, Burmese) as one.
 _UNSPACED = "\u0e00-\u0e7f\u1000-\u109f\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
@@ -89,11 +90,29 @@ def article_span(text: str, title: str | None = None) -> str:
     return measured_span(text, title)[0]
 
 
-def measured_span(text: str, title: str | None = None) -> tuple[str, int]:
-    """``article_span`` and the article words it holds, counted once (extraction's hot path)."""
+class _Passes(NamedTuple):
+    """What the line and block pass find in a text, kept to be read more than once."""
+
+    lines: list[str]
+    weights: list[int | None]
+    blocks: list[tuple[int, int, int]]
+
+
+def _passes(text: str) -> _Passes:
+    """The line and block pass over ``text``."""
     lines = text.splitlines()
     weights = _weights(lines)
-    blocks = _blocks(lines, weights)
+    return _Passes(lines, weights, _blocks(lines, weights))
+
+
+def measured_span(text: str, title: str | None = None) -> tuple[str, int]:
+    """``article_span`` and the article words it holds, counted once (extraction's hot path)."""
+    return _span(text, _passes(text), title)
+
+
+def _span(text: str, passes: _Passes, title: str | None) -> tuple[str, int]:
+    """``measured_span`` of ``text``, from the passes over it."""
+    lines, weights, blocks = passes
     if not blocks:
         return text, 0
     largest = max(words for _, _, words in blocks)
@@ -111,10 +130,11 @@ def article_words(text: str) -> int:
     return sum(words for words in _weights(text.splitlines()) if words)
 
 
-def _grow(span: str, page: str) -> str:
+def _grow(span: str, page: _Passes) -> str:
     """``span`` (a main content's article span) with the rest of the article blocks of ``page`` (the
-    whole page's text) that its first and last substantial lines sit in, before and after it."""
-    lines, page_lines = span.splitlines(), page.splitlines()
+    passes over the whole page's text) that its first and last substantial lines sit in, before and
+    after it."""
+    lines, page_lines = span.splitlines(), page.lines
     substantial = [i for i, words in enumerate(_weights(lines)) if words]
     try:
         start = page_lines.index(lines[substantial[0]])
@@ -123,7 +143,7 @@ def _grow(span: str, page: str) -> str:
         return span
     before: list[str] = []
     after: list[str] = []
-    for first, last, _ in _blocks(page_lines, _weights(page_lines)):
+    for first, last, _ in page.blocks:
         if first <= start <= last:
             before = page_lines[first:start]
         if first <= end <= last:
@@ -135,11 +155,13 @@ def _grow(span: str, page: str) -> str:
 
 def recover(span: str, page: str, title: str | None = None) -> str:
     """The article of a page whose main-content span holds fewer than ``SHORT_ARTICLE`` article
-    words, judged against ``page``, the whole page's text: see the module's docstring."""
-    grown = _grow(span, page)
+    words, judged against ``page``, the whole page's text: see the module's docstring. The page's
+    lines are weighed once, for both the growth and the whole page's span."""
+    passes = _passes(page)
+    grown = _grow(span, passes)
     words = article_words(grown)
     if words < LOST_ARTICLE:
-        whole = article_span(page, title)
+        whole = _span(page, passes, title)[0]
         if article_words(whole) >= WHOLE_PAGE_FACTOR * max(words, LOST_ARTICLE):
             return whole
     return grown

@@ -29,8 +29,10 @@ class Extracted:
 
 
 def _language_hint(tree: HTMLTree) -> str | None:
-    """The primary subtag of ``<html lang>`` (``de-AT`` → ``de``), lower-cased."""
-    root = tree.document.query_selector("html") if tree.document else None
+    """The primary subtag of ``<html lang>`` (``de-AT`` → ``de``), lower-cased. The parser always
+    makes ``<html>`` the document's root, which is read directly rather than searched for."""
+    document = tree.document
+    root = document.document_element if document else None
     lang = (root.getattr("lang") or "") if root else ""
     return lang.strip().split("-")[0].split("_")[0].lower() or None
 
@@ -48,11 +50,14 @@ def page_text(tree: HTMLTree) -> str:
 
 def _fence_code(tree: HTMLTree) -> None:
     """Rewrite each ``<pre>`` block in place as its fenced text, before main-content extraction."""
-    if tree.body is None:
+    body = tree.body
+    if body is None:
         return
-    for pre in tree.body.get_elements_by_tag_name("pre"):
-        if pre.text.strip():
-            pre.text = fence(pre.text)
+    # values() lists the blocks in one walk; iterating the collection itself walks the page once per item.
+    for pre in body.get_elements_by_tag_name("pre").values():
+        code = pre.text  # read once: each read serialises the block's text anew
+        if code.strip():
+            pre.text = fence(code)
 
 
 def extract_html(markup: str) -> Extracted:
