@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import orjson
 from conftest import query
 
-from warehouse.build import default_project_dir, run_build
+from warehouse.build import default_project_dir, parsed_project, run_build
 from warehouse.builds import list_builds
 from warehouse.catalog import open_catalog
 from warehouse.ingest import ingest
@@ -263,3 +264,16 @@ def test_plain_dbt_build_and_docs_in_the_project_folder(settings, corpus, tmp_pa
         "model.tierhouse.qa",
     ]
     assert (tmp_path / "target" / "catalog.json").exists()
+
+
+def test_a_parsed_project_serves_every_build_until_one_of_its_files_changes(tmp_path, monkeypatch):
+    """Builds in one process share one manifest (vars never re-parse it); an edited model is parsed again."""
+    monkeypatch.setenv("TIERHOUSE_HOME", str(tmp_path / "lake"))
+    project = tmp_path / "dbt_project"
+    shutil.copytree(default_project_dir(), project, ignore=shutil.ignore_patterns("target", "logs"))
+    first = parsed_project(project)
+    assert first is not None and parsed_project(project) is first
+    model = project / "models" / "tiers" / "l2_selected.sql"
+    model.write_text(model.read_text() + "\n-- reviewed\n")
+    second = parsed_project(project)
+    assert second is not first and second.nodes["model.tierhouse.l2_selected"].raw_code.endswith("-- reviewed")
