@@ -59,13 +59,10 @@ def _weights(text: str) -> tuple[list[str], list[int | None]]:
         else None
         for line in lines
     ]
-    if "```" in text:
-        in_code = False
-        for i, line in enumerate(lines):
-            fence = line.startswith("```")
-            in_code ^= fence
-            if fence or in_code:
-                weights[i] = len(split(line))
+    if "```" in text:  # fences pair up in order; an unclosed one runs to the end
+        fences = [i for i, line in enumerate(lines) if line.startswith("```")]
+        for opening, closing in zip(fences[::2], [*fences[1::2], len(lines) - 1], strict=False):
+            weights[opening : closing + 1] = [len(split(line)) for line in lines[opening : closing + 1]]
     return lines, weights
 
 
