@@ -79,14 +79,21 @@ def current_lease(table: Table) -> Lease | None:
     return Lease(**json.loads(raw)) if raw else None
 
 
-def _commit_lease(table: Table, lease: Lease) -> None:
-    """An empty snapshot on the lock branch carrying ``lease``; fails if the branch moved meanwhile."""
-    if table.metadata.current_snapshot_id is None:  # a branch needs a snapshot to start from
-        table.append(table.schema().as_arrow().empty_table(), snapshot_properties={"tierhouse.root": "true"})
-    if BRANCH not in table.metadata.refs:
-        table.manage_snapshots().create_branch(table.metadata.current_snapshot_id, BRANCH).commit()
-    empty = table.schema().as_arrow().empty_table()
-    table.append(empty, snapshot_properties={LEASE_PROPERTY: json.dumps(asdict(lease))}, branch=BRANCH)
+def _commit_lease(table: Table, lease: Lease) -> bool:
+    """An empty snapshot on the lock branch carrying ``lease``: True when it landed, False when another
+    writer committed to the table first (the caller reloads and decides again)."""
+    try:
+        if table.metadata.current_snapshot_id is None:  # a branch needs a snapshot to start from
+            table.append(table.schema().as_arrow().empty_table(), snapshot_properties={"tierhouse.root": "true"})
+        if BRANCH not in table.metadata.refs:
+            table.manage_snapshots().create_branch(table.metadata.current_snapshot_id, BRANCH).commit()
+        empty = table.schema().as_arrow().empty_table()
+        table.append(empty, snapshot_properties={LEASE_PROPERTY: json.dumps(asdict(lease))}, branch=BRANCH)
+    except Exception as error:
+        if not lost_race(error):
+            raise
+        return False
+    return True
 
 
 class BuildLock:
@@ -133,11 +140,7 @@ class BuildLock:
             last = max(next_build_id(self.catalog) - 1, held.build_id if held else 0)
             build_id = last + 1 if self.purpose == "build" else last  # only builds take an id
             lease = Lease(build_id, self.me, now + self.lease_s, purpose=self.purpose)
-            try:
-                _commit_lease(table, lease)
-            except Exception as error:
-                if not lost_race(error):
-                    raise
+            if not _commit_lease(table, lease):
                 time.sleep(self.poll_s * 0.5)  # another build won this round
                 continue
             if held is not None and not held.released:
@@ -162,13 +165,8 @@ class BuildLock:
             self._stop.set()
             return
         renewed = Lease(self.build_id, self.me, time.time() + self.lease_s, purpose=self.purpose)
-        try:
-            _commit_lease(table, renewed)
+        if _commit_lease(table, renewed):  # else the next round retries; the lease has two thirds to run
             self.lease = renewed
-        except Exception as error:
-            if not lost_race(error):
-                raise
-            # the next round retries; the lease still has two thirds to run
 
     def release(self) -> None:
         """End the lease now, so the next build need not wait for it to expire."""
@@ -179,13 +177,9 @@ class BuildLock:
             table = ensure_table(self.catalog, BUILDS)
             if current_lease(table) != self.lease:
                 return
-            try:
-                _commit_lease(table, Lease(self.build_id, self.me, time.time(), True, self.purpose))
+            if _commit_lease(table, Lease(self.build_id, self.me, time.time(), True, self.purpose)):
                 return
-            except Exception as error:
-                if not lost_race(error):
-                    raise
-                time.sleep(self.poll_s * 0.2)
+            time.sleep(self.poll_s * 0.2)
 
     def __enter__(self) -> BuildLock:
         self.acquire()
