@@ -33,7 +33,7 @@ from warehouse.memory.steps import step
 from warehouse.tables import GATE_FAILURES, TableDef, ensure_table
 
 AUDIT = "audit"
-ROW_BATCH_BYTES = 64 * 1024**2  # and at most this much Arrow data per gate frame: long documents weigh more
+ROW_BATCH_BYTES = 32 * 1024**2  # and at most this much Arrow data per gate frame: long documents weigh more
 
 
 @dataclass

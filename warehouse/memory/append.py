@@ -17,8 +17,10 @@ from pyiceberg.table import Transaction
 
 from warehouse.memory.batches import READ_ROWS, bounded_tables
 
-#: Arrow bytes per chunk: one or more data files each; larger changes just make more files
-CHUNK_BYTES = 128 * 1024**2
+#: Arrow bytes per chunk: one or more data files each; larger changes just make more files. Writing
+#: one costs a few times its size: at 5x the bundled e-mails, L1's write step rose 550 MB above its
+#: start with 128 MiB chunks and 230 MB with 32 MiB (benchmarks/RESULTS.md)
+CHUNK_BYTES = 32 * 1024**2
 
 
 def append_query(
