@@ -13,8 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-#: the default never exceeds this, so a large machine does not let a build's RSS grow unchecked
-DEFAULT_CAP = 2 * 1024**3
+#: the default never exceeds this: L1's peak RSS then grew 1.28x from 32 to 320 MB of text, against
+#: 1.6x from 32 to 160 MB under 2 GiB, at the same throughput (benchmarks/RESULTS.md)
+DEFAULT_CAP = 512 * 1024**2
 
 
 def physical_memory() -> int:
@@ -23,7 +24,7 @@ def physical_memory() -> int:
 
 
 def default_memory_limit() -> str:
-    """A quarter of RAM, at most 2 GiB: room for Python, pyarrow and the gate beside DuckDB."""
+    """A quarter of RAM, at most 512 MiB: room for Python, pyarrow and the gate beside DuckDB."""
     return f"{min(physical_memory() // 4, DEFAULT_CAP) // 2**20}MiB"
 
 

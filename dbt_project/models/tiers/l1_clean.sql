@@ -31,13 +31,16 @@
     builds with any vars (warehouse/build.py reuses it) -#}
 {{ config(strategy='incremental', fuzzy_dedup='l1_fuzzy_dedup', engine_plan='l1_engine_plan') }}
 
-with l0 as (
+with l0 as not materialized (
+    -- read where used, each reference with only its own columns: materialised, every document's
+    -- content would sit in DuckDB memory for the whole query
     select doc_id, source, uri, content_type, content, ingested_at
     from {{ source('tiers', 'l0_raw') }}
 ),
 
-previous as (
-    -- rows measured by these operator versions (older rows are measured again; --full-refresh: all)
+previous as not materialized (
+    -- rows measured by these operator versions (older rows are measured again; --full-refresh: all);
+    -- not materialised either: an incremental build would hold all of L1's text
     select * from {{ this }} where extractor = {{ l1_extractor() }} {%- if flags.FULL_REFRESH %} and false{% endif %}
 ),
 
@@ -45,7 +48,7 @@ previous as (
 fresh as materialized (
     -- measured by the Ray job: th_extract, then th_language on its text
     select
-        l0.doc_id, l0.source, l0.uri, m.text, m.title, m.language_hint, m.extraction_error,
+        l0.doc_id, l0.source, l0.uri, l0.ingested_at, m.text, m.title, m.language_hint, m.extraction_error,
         struct_pack(language := m.language, score := m.language_score) as lang
     from l0
     join {{ source('ops', 'measures') }} m
@@ -62,14 +65,14 @@ judged as (
 ),
 {%- else -%}
 extracted as materialized (
-    select doc_id, source, uri, th_extract(content, content_type) as x
+    select doc_id, source, uri, ingested_at, th_extract(content, content_type) as x
     from l0
     where doc_id not in (select doc_id from previous)
 ),
 
 fresh as materialized (
     select
-        doc_id, source, uri, x.text as text, x.title as title, x.language_hint as language_hint,
+        doc_id, source, uri, ingested_at, x.text as text, x.title as title, x.language_hint as language_hint,
         x.error as extraction_error,
         th_language(x.text) as lang
     from extracted
@@ -96,12 +99,12 @@ rewritten as (
 measured as (
     select
         doc_id, source, uri, content_hash, text, title, language_hint, extraction_error,
-        language, language_score, n_chars, n_words, quality_rules, quality_flags
+        language, language_score, n_chars, n_words, quality_rules, quality_flags, l0.ingested_at
     from previous
-    where doc_id in (select doc_id from l0)
+    join (select doc_id, ingested_at from l0) l0 using (doc_id)
     union all by name
     select
-        doc_id, source, uri, th_content_hash(text) as content_hash, text, title, language_hint, extraction_error,
+        doc_id, source, uri, ingested_at, th_content_hash(text) as content_hash, text, title, language_hint, extraction_error,
         lang.language as language,
         lang.score as language_score,
         length(text) as n_chars,
@@ -132,14 +135,18 @@ flagged as (
     from measured
 ),
 
+firsts as (
+    -- each text's first copy (earliest ingested, then lowest doc_id), on narrow rows: a window over
+    -- the whole rows, or a join of them with L0, held every text in memory DuckDB could not spill
+    select content_hash, arg_min(doc_id, (ingested_at, doc_id)) as first_copy
+    from measured
+    group by content_hash
+),
+
 ranked as (
-    select
-        m.*,
-        row_number() over same_text as copy_number,
-        first_value(m.doc_id) over same_text as first_copy
-    from flagged m
-    join l0 using (doc_id)
-    window same_text as (partition by m.content_hash order by l0.ingested_at, m.doc_id)
+    select f.* exclude (ingested_at), f.doc_id <> firsts.first_copy as later_copy, firsts.first_copy
+    from flagged f
+    left join firsts using (content_hash)
 ),
 
 ruled as (
@@ -151,7 +158,7 @@ ruled as (
             case when n_chars > {{ var('l1_max_chars') }} then 'too_long' end,
             case when n_words < {{ var('l1_min_words') }} then 'too_few_words' end,
             case when language_score < {{ language_threshold('language') }} then 'language_uncertain' end,
-            case when copy_number > 1 then 'exact_duplicate' end
+            case when later_copy then 'exact_duplicate' end
         ], lambda r: r is not null) || quality_flags as reject_reasons
     from ranked
 )
@@ -165,6 +172,6 @@ select
     reject_reasons,
     -- a later copy names the first; the first copy's row stays as it was (a copy arriving later
     -- appends one row instead of rewriting the data file that holds the original)
-    case when copy_number > 1 then first_copy end as dup_cluster,
+    case when later_copy then first_copy end as dup_cluster,
     cast(null as varchar) as near_dup_cluster
 from ruled
