@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 
-#: the default never exceeds this: L1's peak RSS then grew 1.28x from 32 to 320 MB of text, against
-#: 1.6x from 32 to 160 MB under 2 GiB, at the same throughput (benchmarks/RESULTS.md)
+#: the default never exceeds this: DuckDB fills whatever limit it has before it spills, so with 512 MiB
+#: L1's peak RSS grew 1.28x from 32 to 320 MB of text (benchmarks/RESULTS.md)
 DEFAULT_CAP = 512 * 1024**2
 
 

@@ -32,15 +32,15 @@
 {{ config(strategy='incremental', fuzzy_dedup='l1_fuzzy_dedup', engine_plan='l1_engine_plan') }}
 
 with l0 as not materialized (
-    -- read where used, each reference with only its own columns: materialised, every document's
-    -- content would sit in DuckDB memory for the whole query
+    -- read where used, each reference with only its own columns: materialised, it would copy every
+    -- document's content once more
     select doc_id, source, uri, content_type, content, ingested_at
     from {{ source('tiers', 'l0_raw') }}
 ),
 
 previous as not materialized (
     -- rows measured by these operator versions (older rows are measured again; --full-refresh: all);
-    -- not materialised either: an incremental build would hold all of L1's text
+    -- not materialised either: an incremental build would copy all of L1's text once more
     select * from {{ this }} where extractor = {{ l1_extractor() }} {%- if flags.FULL_REFRESH %} and false{% endif %}
 ),
 
