@@ -118,11 +118,11 @@ def bench_llamacpp_and_distilled(n: int) -> None:
     labelled = [(t, s.score) for t, s in zip(texts, scores, strict=True) if s.status == "ok"]
     report = agreement(judge.id, [t for t, _ in labelled], [s for _, s in labelled])
     print(f"\n### llamacpp judge and distilled classifier, {len(texts)} real documents (addresses, e-mails)")
-    print("| scorer | docs/s | agreement with held-out LLM labels |")
+    print("| scorer | docs/s | out-of-fold agreement with the LLM labels |")
     print("|---|---|---|")
     print(f"| llamacpp {judge.id.model}, edu v1 | {llm_rate:.2f} | (the labels; {len(labelled)} of {len(texts)} ok) |")
     print(
-        f"| distilled (hashed n-grams, ridge), {report.n_train} train / {report.n_test} held out | "
+        f"| distilled (hashed n-grams, ridge), {report.labels} labels, {report.folds}-fold | "
         f"{report.docs_per_s:,.0f} | Spearman {report.spearman:.2f}, within +-1 {report.within_one:.0%} |"
     )
     print(f"classifier vs LLM speed: {report.docs_per_s / llm_rate:,.0f}x")
@@ -162,7 +162,7 @@ def bench_perplexity(n: int) -> None:
     real = [*groups["address"], *groups["e-mail"]]
     report = agreement(scorer.id, real, [*by_group["address"], *by_group["e-mail"]])
     print(
-        f"distilled regressor (log perplexity), {report.n_train} train / {report.n_test} held out: "
+        f"distilled regressor (log perplexity), {report.labels} labels, {report.folds}-fold: "
         f"{report.docs_per_s:,.0f} docs/s = {report.docs_per_s * elapsed / len(texts):,.0f}x, "
         f"Spearman {report.spearman:.2f}"
     )

@@ -216,3 +216,21 @@ def test_a_distilled_classifier_is_retrained_only_once_its_labels_grew_by_the_sh
     assert distill(teacher, paragraphs[:41], ratings[:41], 20, 0.0) != first  # share 0: every change retrains
     other = ScorerId("edu", "smollm2-135m-instruct", "v2")  # another prompt version never reuses v1's
     assert distill(other, paragraphs[:41], ratings[:41], 20, 0.25) not in (first, grown)
+
+
+def test_a_classifiers_agreement_is_measured_out_of_fold_and_shows_when_it_cannot_rank(corpus):
+    """The quick start's failure, planted: a few dozen labels with no signal in the text must not look
+    like a classifier that ranks (L2 then ignores it); labels that follow the text must."""
+    from udfs.scorers.classifier import agreement
+
+    speeches = [json.loads(f.read_text())["text"][:1500] for f in sorted(corpus["sotu"].paths[0].glob("*.json"))[:16]]
+    mails = [json.loads(f.read_text())["text"][:1500] for f in sorted(corpus["spamassassin"].paths[0].glob("*/*.json"))]
+    texts = speeches + mails[:24]
+    teacher = ScorerId("edu", "smollm2-135m-instruct", "v1")
+    ranks = agreement(teacher, texts, [2.2] * 16 + [1.4] * 24)  # a judge that rates addresses over e-mails
+    assert (ranks.labels, ranks.folds) == (40, 5) and ranks.spearman > 0.6
+    noise = [round(1.3 + 1.1 * float(x), 3) for x in np.random.default_rng(1).random(40)]
+    guesses = agreement(teacher, texts, noise)  # SmolLM2's ratings of the quick start look like this
+    assert guesses.spearman < 0.3 and guesses.within_one == 1.0  # close to every label, ranking none
+    domains = agreement(teacher, texts, ["politics"] * 16 + ["spam"] * 24)
+    assert domains.spearman is None and domains.accuracy > 0.9

@@ -40,6 +40,9 @@ def _vars(proxy_url: str, timeout_s: int = 180, **extra) -> str:
             "l2_max_llm_calls": 32,
             "l2_distill_min_labels": MIN_LABELS,
             "l2_perplexity": None,  # perplexity runs in-process, not through the server: its own test below
+            # a classifier of 8 labels cannot show that it ranks: here it selects all the same (the
+            # guard, l2_distill_min_spearman, has its own test below)
+            "l2_distill_min_spearman": None,
             **extra,
         }
     )
@@ -206,8 +209,9 @@ def test_score_cache_through_faults_retries_rebuilds_ingests_and_prompt_bumps(
 def test_perplexity_scores_the_sample_a_regressor_the_rest_and_l2_selects_on_it(lake):
     """Gemma-3-270M perplexity through the same cache, sample and budget as the judges."""
     window = {"model": "gemma-3-270m", "version": "v1", "max_tokens": 128}  # half the default: quicker
+    # as in _vars: 8 labels cannot show that the regressor ranks; here it selects all the same
     variables = {"l2_judges": {}, "l2_llm_sample": 2 * PER_STRATUM, "l2_distill_min_labels": MIN_LABELS,
-                 "l2_max_llm_calls": 32, "l2_perplexity": window}  # fmt: skip
+                 "l2_max_llm_calls": 32, "l2_perplexity": window, "l2_distill_min_spearman": None}  # fmt: skip
     assert run_build(lake, quiet=True, variables=json.dumps(variables)).success
     own = query(lake, "SELECT score, raw FROM ops.scores WHERE scorer = 'perplexity' AND status = 'ok'")
     assert len(own) == 2 * PER_STRATUM and all(1 <= score < 100 and '"tokens": 128' in raw for score, raw in own)
@@ -230,3 +234,37 @@ def test_perplexity_scores_the_sample_a_regressor_the_rest_and_l2_selects_on_it(
         [bar],
     )
     assert under[0][0] == under[0][1] < kept
+
+
+def test_a_classifier_that_cannot_rank_its_labels_does_not_decide_l2(lake, monkeypatch):
+    """The quick start's L2 fell to 29 of 9,566 texts: 32 labels of a weak judge, their mean under the
+    bar, distilled into a classifier that predicts about that mean for every text. Planted here: a
+    judge whose ratings follow no feature of the text, most under the bar. L2 must treat what its
+    classifier scored as unscored; with the guard off, the classifier alone decides (the fault shows)."""
+    import stand_ins
+
+    from udfs.scorers.distill import report
+
+    stand_ins.install(monkeypatch, edu=stand_ins.judged(lambda text: round(1.0 + stand_ins.hash_share(text), 3)))
+    variables = {"l2_judges": {"edu": "v1"}, "l2_perplexity": None, "l2_llm_sample": 12, "l2_max_llm_calls": 12,
+                 "l2_distill_min_labels": 10, "l2_min_edu_score": 1.8}  # fmt: skip
+    assert run_build(lake, quiet=True, variables=json.dumps(variables)).success
+    (model,) = query(lake, "SELECT DISTINCT model FROM ops.scores WHERE scorer = 'edu-distilled'")[0]
+    assert report(model)["labels"] == 12 and report(model)["spearman"] < 0.3
+    scores = "SELECT content_hash, scorer, score FROM ops.scores WHERE status = 'ok'"
+    judged = {h: s for h, scorer, s in query(lake, scores) if scorer == "edu"}
+    distilled = {h: s for h, scorer, s in query(lake, scores) if scorer == "edu-distilled"}
+    assert len(judged) == 12 and len(distilled) == 26 - 12
+    l2 = dict(query(lake, "SELECT content_hash, edu_score FROM tiers.l2_selected"))
+    assert {h for h, s in judged.items() if s >= 1.8} | set(distilled) == set(l2)
+    assert all(l2[h] is None for h in distilled)
+
+    # with the guard off the classifier holds most of its texts back: on a lake with a published L2 the
+    # row-drop gate refuses that (a first build, as the quick start's, has nothing to compare with)
+    unguarded = {**variables, "l2_distill_min_spearman": None}
+    refused = run_build(lake, quiet=True, variables=json.dumps(unguarded))
+    assert not refused.success and refused.record["models"]["l2_selected"]["status"] == "gate_failed"
+    assert run_build(lake, quiet=True, variables=json.dumps({**unguarded, "gate_max_row_drop": {"default": 1}})).success
+    l2 = dict(query(lake, "SELECT content_hash, edu_score FROM tiers.l2_selected"))
+    assert {h for h, s in {**judged, **distilled}.items() if s >= 1.8} == set(l2)
+    assert len([h for h in distilled if h not in l2]) > len(distilled) / 2  # the classifier held them back

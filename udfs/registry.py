@@ -94,6 +94,14 @@ UDFS: tuple[Udf, ...] = (
         batch=True,
     ),
     Udf("th_classify", scorers.classify_texts, ("VARCHAR", "VARCHAR"), _SCORE_SQL, _SCORE, batch=True),
+    Udf(
+        "th_classifier_report",
+        scorers.classifier_reports,
+        ("VARCHAR",),
+        "STRUCT(labels BIGINT, spearman DOUBLE, accuracy DOUBLE)",
+        _struct(labels=pa.int64(), spearman=pa.float64(), accuracy=pa.float64()),
+        batch=True,
+    ),
     Udf("th_ask", scorers.ask_texts, ("VARCHAR", "VARCHAR", "VARCHAR", "BIGINT"), _SCORE_SQL, _SCORE, batch=True),
     Udf("th_needs_edit", triage.needs_llm, ("VARCHAR",), "VARCHAR", pa.string()),
     Udf(

@@ -26,6 +26,7 @@
       'llm': var('llm'), 'l2_judges': var('l2_judges'), 'l2_llm_sample': var('l2_llm_sample'),
       'l2_max_llm_calls': var('l2_max_llm_calls'), 'l2_min_edu_score': var('l2_min_edu_score'),
       'l2_distill_min_labels': var('l2_distill_min_labels'), 'l2_distill_retrain_share': var('l2_distill_retrain_share'),
+      'l2_distill_min_spearman': var('l2_distill_min_spearman'),
       'l2_perplexity': var('l2_perplexity'), 'l2_max_perplexity': var('l2_max_perplexity'),
       'l2_reads_l1_at': var('l2_reads_l1_at', none),
       'l3_min_edit_ratio': var('l3_min_edit_ratio'), 'l4_facts_per_doc': var('l4_facts_per_doc'),

@@ -6,6 +6,11 @@ magnitude), logistic regression for a label. Predicted scores stay within the ra
 training labels. It was
 picked by measurement: it scores thousands of documents a second on 2 cores, where the packaged
 MiniLM embeddings manage about 117 (and pull in torch), too slow to be 100x faster than the judge.
+
+How well it imitates the judge is measured by cross-validation (each label predicted by a model
+trained on the other folds): a single held-out split of a few dozen labels is too small to say
+whether the classifier ranks texts at all, and L2 reads that figure before it lets a classifier's
+scores select (``l2_distill_min_spearman``).
 """
 
 from __future__ import annotations
@@ -21,23 +26,25 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import KFold
 
 from udfs.scorers.base import OK, Score, ScorerId
 from udfs.scorers.perplexity import NAME as PERPLEXITY
 
 FEATURES = HashingVectorizer(ngram_range=(1, 2), n_features=2**20, alternate_sign=False, norm="l2")
 MAX_CHARS = 4000  # of each text, as the judge saw about as much
+FOLDS = 5  # cross-validation folds of the agreement report (fewer when there are fewer labels)
 
 
 @dataclass
 class Agreement:
-    """How the classifier agrees with held-out LLM labels, and how fast each scores."""
+    """How the classifier's out-of-fold predictions agree with the LLM's labels, and how fast it scores."""
 
-    n_train: int
-    n_test: int
+    labels: int
+    folds: int
     spearman: float | None  # score targets only
-    within_one: float | None  # share of held-out texts scored within +-1 of the LLM (ratings)
-    accuracy: float | None  # share of held-out labels predicted exactly (label targets)
+    within_one: float | None  # share of texts scored within +-1 of the LLM (ratings)
+    accuracy: float | None  # share of labels predicted exactly (label targets)
     docs_per_s: float
 
 
@@ -108,22 +115,29 @@ class DistilledClassifier:
 
 
 def agreement(
-    teacher: ScorerId, texts: Sequence[str], targets: Sequence[object], held_out: float = 0.2, seed: int = 0
+    teacher: ScorerId, texts: Sequence[str], targets: Sequence[object], folds: int = FOLDS, seed: int = 0
 ) -> Agreement:
-    """Train on part of the labels, measure on the rest (held out by a seeded shuffle)."""
-    order = np.random.default_rng(seed).permutation(len(texts))
-    cut = max(1, int(len(texts) * (1 - held_out)))
-    train, test = order[:cut], order[cut:]
-    model = DistilledClassifier.train(teacher, [texts[i] for i in train], [targets[i] for i in train])
-    started = time.perf_counter()
-    predicted = model.score([texts[i] for i in test])
-    rate = len(test) / max(time.perf_counter() - started, 1e-9)
-    truth = [targets[i] for i in test]
-    if model.predicts_labels:
-        accuracy = float(np.mean([p.label == t for p, t in zip(predicted, truth, strict=True)])) if len(test) else None
-        return Agreement(len(train), len(test), None, None, accuracy, rate)
-    values = np.array([p.score for p in predicted])
-    truth_values = np.asarray(truth, dtype=float)
-    rho = float(spearmanr(values, truth_values).statistic) if len(test) > 2 else None
-    within = float(np.mean(np.abs(values - truth_values) <= 1.0)) if len(test) and not model.log else None
-    return Agreement(len(train), len(test), rho, within, None, rate)
+    """Predict each label by a classifier trained on the other folds (seeded shuffle), and compare."""
+    folds = min(folds, len(texts))
+    predicted: list[Score | None] = [None] * len(texts)
+    elapsed = 0.0
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(texts):
+        taught = [targets[i] for i in train]
+        if len(set(map(str, taught))) < 2:  # one value left to learn: that is every answer
+            predicted_fold = [Score(OK, score=taught[0], label=str(taught[0]))] * len(test)
+        else:
+            model = DistilledClassifier.train(teacher, [texts[i] for i in train], taught)
+            started = time.perf_counter()
+            predicted_fold = model.score([texts[i] for i in test])
+            elapsed += time.perf_counter() - started
+        for i, score in zip(test, predicted_fold, strict=True):
+            predicted[i] = score
+    rate = len(texts) / max(elapsed, 1e-9)
+    if not all(isinstance(t, int | float) for t in targets):
+        accuracy = float(np.mean([p.label == str(t) for p, t in zip(predicted, targets, strict=True)]))
+        return Agreement(len(texts), folds, None, None, accuracy, rate)
+    values = np.array([p.score for p in predicted], dtype=float)
+    truth = np.asarray(targets, dtype=float)
+    rho = float(spearmanr(values, truth).statistic) if len(texts) > 2 else float("nan")
+    within = None if teacher.name == PERPLEXITY else float(np.mean(np.abs(values - truth) <= 1.0))
+    return Agreement(len(texts), folds, None if np.isnan(rho) else rho, within, None, rate)

@@ -2,7 +2,7 @@
 
 A classifier's file is named by a digest of its teacher and training labels, so the same labels
 never train twice and a classifier is reproducible from ``ops.scores``. Beside each model, a
-JSON report gives its agreement with held-out LLM labels and its speed.
+JSON report gives its agreement with the LLM's labels, out of fold, and its speed.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _largest(teacher: ScorerId) -> tuple[str, int] | None:
     best = None
     for path in models_dir().glob(f"{teacher.name}-distilled-*.json"):
         saved = json.loads(path.read_text())
-        labels = saved.get("labels", saved["n_train"] + saved["n_test"])
+        labels = saved["labels"] if "labels" in saved else saved["n_train"] + saved["n_test"]
         if ScorerId(**saved["teacher"]) == teacher and (best is None or labels > best[1]):
             best = (path.stem.rsplit("-", 1)[-1], labels)
     return best
@@ -58,7 +58,7 @@ def distill(
         report = agreement(teacher, texts, targets)
         classifier = DistilledClassifier.train(teacher, texts, targets)
         classifier.save(models_dir())
-        described = {"teacher": asdict(teacher), "labels": len(texts), **asdict(report)}
+        described = {"teacher": asdict(teacher), **asdict(report)}
         path.with_suffix(".json").write_text(json.dumps(described, indent=2))
     return DistilledClassifier(teacher, None, key).id
 

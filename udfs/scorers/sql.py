@@ -4,6 +4,7 @@ th_scorer_id(config)                    -> the (name, model, prompt_version) a j
 th_judge(text, config, total)           -> one LLM judgement or perplexity per text (total sizes the progress bar)
 th_distill(texts[], targets[], config)  -> the id of a classifier trained on a judge's labels, or NULL
 th_classify(text, model)                -> a distilled classifier's score of each text
+th_classifier_report(model)             -> how a distilled classifier agreed with its judge's labels
 th_ask(text, question, config, total)   -> a verifier's answer to each question from its text alone
 (a judge config whose prompt answers in text makes th_judge a generator: an edit, a QA pair)
 """
@@ -77,6 +78,13 @@ def distill_lists(texts: list[list[str]], targets: list[list[str]], configs: lis
         trained = distill(teacher, batch_texts, values, *limits)
         out.append(_id(trained) if trained else None)
     return out
+
+
+def classifier_reports(models: list[str]) -> list[dict[str, object]]:
+    """Each classifier's training report: its labels, and its out-of-fold Spearman (scores) or accuracy (labels)."""
+    from udfs.scorers.distill import report
+
+    return [{k: report(m).get(k) for k in ("labels", "spearman", "accuracy")} for m in models]
 
 
 def classify_texts(texts: list[str], models: list[str]) -> list[dict[str, object]]:

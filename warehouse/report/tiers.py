@@ -207,8 +207,11 @@ def scores(con: LakeConnection, pins: Pins, models_dir: Path) -> Section:
     return section
 
 
+AGREEMENT = ("spearman", "within_one", "accuracy")
+
+
 def _training_reports(models_dir: Path, models: set[str]) -> list[Note]:
-    """The held-out agreement each classifier of this build reported when it was trained (a file, not SQL)."""
+    """The agreement each classifier of this build measured on labels it was not trained on (a file, not SQL)."""
     notes = []
     for model in sorted(models):
         found = sorted(models_dir.glob(f"*-distilled-{model.rsplit(':', 1)[-1]}.json"))
@@ -216,11 +219,11 @@ def _training_reports(models_dir: Path, models: set[str]) -> list[Note]:
             continue
         path = found[0]
         saved = json.loads(path.read_text())
-        shown = {k: saved.get(k) for k in ("labels", "n_train", "n_test", "spearman", "within_one", "accuracy")}
+        shown = {k: saved.get(k) for k in ("labels", "folds", "n_train", "n_test", *AGREEMENT)}
         described = ", ".join(
             f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items() if v is not None
         )
-        notes.append(Note(f"Training report {path.name} (held-out LLM labels): {described}."))
+        notes.append(Note(f"Training report {path.name} (out-of-fold or held-out LLM labels): {described}."))
     return notes
 
 

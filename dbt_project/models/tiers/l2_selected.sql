@@ -3,6 +3,9 @@
   - quality_score: a transparent text heuristic (length and share of letters), computed once per text;
   - edu_score (0-5), domain and perplexity: from ops.scores, the scorer's own answer where it gave
     one, else the answer of the classifier distilled from its labels; *_scored_by says which.
+    A classifier that scores (edu, perplexity) counts only if it ranks its judge's labels, out of
+    fold, with a Spearman of at least l2_distill_min_spearman: one that cannot must not decide the
+    tier (a text it scored is then treated as unscored). A label classifier (domain) sets no bar.
   The thresholds re-apply every build.
   --vars '{l2_reads_l1_at: build-3}' rebuilds L2 (and what follows) from L1 as it was at build 3.
 -#}
@@ -38,6 +41,11 @@ judges as (
     {%- endfor %}
 ),
 
+classifiers as (
+    select model, th_classifier_report(model) as report
+    from (select distinct model from {{ ref('scores') }} where ends_with(scorer, '-distilled'))
+),
+
 candidate_scores as (
     select
         s.content_hash, j.judge, s.score, s.label, concat_ws(':', s.scorer, s.model, s.prompt_version) as scored_by,
@@ -47,7 +55,12 @@ candidate_scores as (
     join judges j
       on s.prompt_version = j.id.prompt_version
      and ((s.scorer = j.id.name and s.model = j.id.model) or s.scorer = j.id.name || '-distilled')
+    left join classifiers c on s.scorer = j.id.name || '-distilled' and c.model = s.model
     where s.status = 'ok'
+    {%- if var('l2_distill_min_spearman') is not none %}
+      and (c.model is null or c.report.accuracy is not null
+           or c.report.spearman >= {{ var('l2_distill_min_spearman') }})
+    {%- endif %}
 ),
 
 model_scores as (
