@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -53,6 +54,7 @@ def test_append_streams_a_large_change_in_chunks_as_one_snapshot(catalog, corpus
 
 SMALL_LIMIT = "160MB"  # 2.5 times the 64 MB of text of the doubled corpus: the model's SQL needs more
 # than that unless it keeps the wide rows out of its joins and windows (its first-copy ranking did not)
+TOO_SMALL = "4MB"  # under one row group of the ingested text
 NO_RULES = "{l1_rules: {gopher_quality: false, gopher_repetition: false, c4_quality: false, fineweb_quality: false}}"
 
 
@@ -65,12 +67,16 @@ def _lake(home: Path, texts: list[str]) -> Path:
     return home
 
 
-def _build_l1(home: Path, memory_limit: str) -> Measured:
+def _run_l1(home: Path, memory_limit: str) -> Measured:
     """`tierhouse build --select l1_clean` in its own process (for its own peak RSS), the rules off:
     they are the slowest step, and the tokenizer test below bounds their memory."""
     env = {**os.environ, "TIERHOUSE_HOME": str(home), "TIERHOUSE_MEMORY_LIMIT": memory_limit}
     command = [sys.executable, "-m", "warehouse.cli", "build", "--select", "l1_clean", "--vars", NO_RULES]
-    done = run_measured(command, env)
+    return run_measured(command, env)
+
+
+def _build_l1(home: Path, memory_limit: str) -> Measured:
+    done = _run_l1(home, memory_limit)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     return done
 
@@ -94,6 +100,19 @@ def test_l1_under_a_small_duckdb_limit_keeps_the_rows_and_its_peak_rss_when_the_
     assert len(_l1_rows(double)) == 2 * len(rows)
     # the issue's target between 1x and 2x the text
     assert twice.peak_rss <= 1.25 * limited.peak_rss, (limited.peak_rss >> 20, twice.peak_rss >> 20)
+
+
+def test_a_build_that_cannot_fit_says_which_step_ran_out_and_what_it_asked_for(corpus, tmp_path):
+    """Under a limit far below its input the build fails with the table, the step, DuckDB's request and the
+    setting to raise, and publishes nothing (no OOM kill, no traceback to read)."""
+    mails = [json.loads(p.read_text())["text"] for p in sorted(Path(corpus["spamassassin"].paths[0]).glob("*/*.json"))]
+    home = _lake(tmp_path / "lake", mails[:1000])
+    done = _run_l1(home, TOO_SMALL)
+    said = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "l1_clean: step 'staging (the model's SQL)' ran out of memory" in said, said[-3000:]
+    assert re.search(rf"DuckDB may use {TOO_SMALL} \(TIERHOUSE_MEMORY_LIMIT\) and it asked for [\d.]+ \w+ more", said)
+    assert connect(load_settings(home)).execute("SELECT count(*) FROM tiers.l1_clean").fetchone() == (0,)
 
 
 def test_a_memory_limit_duckdb_cannot_read_is_refused_naming_the_setting():

@@ -246,8 +246,9 @@ def test_a_classifier_that_cannot_rank_its_labels_does_not_decide_l2(lake, monke
     from udfs.scorers.distill import report
 
     stand_ins.install(monkeypatch, edu=stand_ins.judged(lambda text: round(1.0 + stand_ins.hash_share(text), 3)))
+    # no perplexity is computed, and a perplexity bar must not hold back the texts it never scored
     variables = {"l2_judges": {"edu": "v1"}, "l2_perplexity": None, "l2_llm_sample": 12, "l2_max_llm_calls": 12,
-                 "l2_distill_min_labels": 10, "l2_min_edu_score": 1.8}  # fmt: skip
+                 "l2_distill_min_labels": 10, "l2_min_edu_score": 1.8, "l2_max_perplexity": 50}  # fmt: skip
     assert run_build(lake, quiet=True, variables=json.dumps(variables)).success
     (model,) = query(lake, "SELECT DISTINCT model FROM ops.scores WHERE scorer = 'edu-distilled'")[0]
     assert report(model)["labels"] == 12 and report(model)["spearman"] < 0.3

@@ -76,4 +76,7 @@ def classifier(model: str) -> DistilledClassifier:
 def report(model: str) -> dict:
     """The agreement report written when the classifier was trained."""
     key = model.rsplit(":", 1)[-1]
-    return json.loads(next(models_dir().glob(f"*-distilled-{key}.json")).read_text())
+    found = sorted(models_dir().glob(f"*-distilled-{key}.json"))
+    if not found:
+        raise FileNotFoundError(f"no training report of distilled classifier {model!r} in {models_dir()}")
+    return json.loads(found[0].read_text())

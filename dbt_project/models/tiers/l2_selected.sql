@@ -83,8 +83,9 @@ from scored
 left join model_scores m using (content_hash)
 where language in ({{ l2_language_list() }})
   and quality_score >= {{ var('l2_min_quality') }}
-  -- a text no scorer has scored yet (no LLM budget, too few labels to distil a classifier) is not held back
+  -- a text no scorer has scored yet (no LLM budget, too few labels to distil a classifier, or a classifier
+  -- that does not rank) is not held back
   and (m.edu_score is null or m.edu_score >= {{ var('l2_min_edu_score') }})
   {%- if var('l2_max_perplexity') is not none %}
-  and m.perplexity <= {{ var('l2_max_perplexity') }}
+  and (m.perplexity is null or m.perplexity <= {{ var('l2_max_perplexity') }})
   {%- endif %}
