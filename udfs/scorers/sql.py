@@ -84,7 +84,8 @@ def classifier_reports(models: list[str]) -> list[dict[str, object]]:
     """Each classifier's training report: its labels, and its out-of-fold Spearman (scores) or accuracy (labels)."""
     from udfs.scorers.distill import report
 
-    return [{k: report(m).get(k) for k in ("labels", "spearman", "accuracy")} for m in models]
+    saved = [report(m) for m in models]
+    return [{k: r.get(k) for k in ("labels", "spearman", "accuracy")} for r in saved]
 
 
 def classify_texts(texts: list[str], models: list[str]) -> list[dict[str, object]]:

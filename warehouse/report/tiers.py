@@ -207,9 +207,6 @@ def scores(con: LakeConnection, pins: Pins, models_dir: Path) -> Section:
     return section
 
 
-AGREEMENT = ("spearman", "within_one", "accuracy")
-
-
 def _training_reports(models_dir: Path, models: set[str]) -> list[Note]:
     """The agreement each classifier of this build measured on labels it was not trained on (a file, not SQL)."""
     notes = []
@@ -219,7 +216,8 @@ def _training_reports(models_dir: Path, models: set[str]) -> list[Note]:
             continue
         path = found[0]
         saved = json.loads(path.read_text())
-        shown = {k: saved.get(k) for k in ("labels", "folds", "n_train", "n_test", *AGREEMENT)}
+        keys = ("labels", "folds", "n_train", "n_test", "spearman", "within_one", "accuracy")
+        shown = {k: saved.get(k) for k in keys}
         described = ", ".join(
             f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items() if v is not None
         )
