@@ -43,6 +43,7 @@ def test_init_is_idempotent(settings, catalog):
         "qa",
         "minhash",
         "minhash_edges",
+        "minhash_paired",
         "builds",
         "gate_failures",
         "exports",

@@ -25,7 +25,7 @@ from warehouse.engine.job import Pool
 from warehouse.engine.l1 import run_l1
 from warehouse.engine.minhash import RaySigner
 from warehouse.engine.plan import default_plan
-from warehouse.fuzzy import deduplicate, signature_table
+from warehouse.fuzzy import deduplicate, sign_new, signature_table
 from warehouse.ingest import ingest
 from warehouse.query import connect
 
@@ -69,9 +69,9 @@ SIGNATURES = "SELECT content_hash, signature, bands FROM ops.minhash WHERE confi
 EDGES = "SELECT a, b, similarity FROM ops.minhash_edges WHERE config = $1"
 
 
-def _minhash(settings) -> tuple[set, set]:
-    """The lake's MinHash signatures and candidate pairs under the default configuration."""
-    key = [MinHashConfig().key]
+def _minhash(settings, config: MinHashConfig | None = None) -> tuple[set, set]:
+    """The lake's MinHash signatures and candidate pairs under ``config`` (the default configuration)."""
+    key = [(config or MinHashConfig()).key]
     signatures = {(h, signature, tuple(bands)) for h, signature, bands in query(settings, SIGNATURES, key)}
     return signatures, set(query(settings, EDGES, key))
 
@@ -81,7 +81,7 @@ def test_ray_l1_rows_equal_the_in_process_rows(lake):
     # the in-process build's signatures and pairs; removed, so the Ray build must sign every text again
     signatures, edges = _minhash(lake)
     catalog = open_catalog(lake)
-    for table in ("ops.minhash", "ops.minhash_edges"):
+    for table in ("ops.minhash", "ops.minhash_edges", "ops.minhash_paired"):
         catalog.load_table(table).delete(EqualTo("config", MinHashConfig().key))
     assert _minhash(lake) == (set(), set())
 
@@ -156,6 +156,74 @@ def test_a_killed_job_resumes_with_only_the_unfinished_chunks(lake, handbook_roo
     assert sorted(signed) == sorted(
         zip(expected["content_hash"], expected["signature"], expected["bands"], strict=True)
     )
+
+
+#: a configuration no build signs under (every L1 text is new to it), banded loosely: many candidate pairs
+KILL_CONFIG = MinHashConfig(bands=40, rows=2, seed=7)
+#: texts near-duplicate marking takes part in: those L1 keeps and those it rejected as near-duplicates
+ELIGIBLE = "kept OR reject_reasons = ['near_duplicate']"
+
+
+def test_a_killed_minhash_job_resumes_and_pairs_what_it_signed(lake, ray_instance):
+    """MinHash signing on Ray dies (SIGKILL) once it has committed both texts of a candidate pair, before any
+    pairing: the next run signs only the rest, and still pairs the texts the killed job signed."""
+    # the reference: every eligible text signed and paired in process, then forgotten
+    assert _deduplicate(lake).signed > 100
+    signatures, edges = _minhash(lake, KILL_CONFIG)
+    assert edges
+    catalog = open_catalog(lake)
+    for table in ("ops.minhash", "ops.minhash_edges", "ops.minhash_paired"):
+        catalog.load_table(table).delete(EqualTo("config", KILL_CONFIG.key))
+
+    pairs = [(a, b) for a, b, _ in edges]
+    script = (
+        f"import os, signal, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import ray\n"
+        "from test_ray_engine import _sign, _signed\nfrom warehouse.config import load_settings\n"
+        f"ray.init(address={ray_instance!r}, log_to_driver=False)\nsettings = load_settings()\n"
+        f"_sign(settings, lambda s: any(set(p) <= set(_signed(settings)) for p in {pairs!r}) "
+        "and os.kill(os.getpid(), signal.SIGKILL))\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    before = _signed(lake)
+    assert 0 < len(before) == len(set(before)) < len(signatures)  # died mid-way, each text signed once
+    assert _kill_config_rows(lake, "ops.minhash_edges") == _kill_config_rows(lake, "ops.minhash_paired") == 0
+
+    signer, stats = _sign(lake)
+    assert signer.stats.signed == stats.signed == len(signatures) - len(before)  # only the texts still unsigned
+    # the same signatures and pairs as in process, among them pairs of texts that only the killed job
+    # signed (a resumed run that paired only what it signed itself would miss those)
+    assert _minhash(lake, KILL_CONFIG) == (signatures, edges)
+    assert any(a in before and b in before for a, b in pairs)
+
+
+def _signed(settings) -> list[str]:
+    """Content hashes signed under ``KILL_CONFIG``, read through pyiceberg (cheap enough for every chunk)."""
+    table = open_catalog(settings).load_table("ops.minhash")
+    signed = table.scan(row_filter=EqualTo("config", KILL_CONFIG.key), selected_fields=("content_hash",)).to_arrow()
+    return signed.column("content_hash").to_pylist()
+
+
+def _kill_config_rows(settings, table: str) -> int:
+    return query(settings, f"SELECT count(*) FROM {table} WHERE config = $1", [KILL_CONFIG.key])[0][0]
+
+
+def _sign(settings, on_chunk=None):
+    """Near-duplicate marking of L1's eligible texts under ``KILL_CONFIG``, signing on Ray in chunks of 20."""
+    signer = RaySigner(catalog_kwargs(settings), default_plan().extractor, Pool(CHUNK), on_chunk)
+    return signer, _deduplicate(settings, signer)
+
+
+def _deduplicate(settings, sign=sign_new):
+    lake = connect(settings)
+    try:
+        lake.con.execute(
+            f"CREATE TEMP VIEW eligible AS SELECT doc_id, l1.content_hash, l1.text, l0.ingested_at, true AS eligible "
+            f"FROM tiers.l1_clean l1 JOIN tiers.l0_raw l0 USING (doc_id) WHERE {ELIGIBLE}"
+        )
+        return deduplicate(lake.con, lake.catalog, "eligible", KILL_CONFIG, sign=sign)[1]
+    finally:
+        lake.close()
 
 
 def test_ray_signing_names_a_document_whose_text_it_cannot_read(lake):

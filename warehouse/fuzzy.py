@@ -1,10 +1,14 @@
 """Incremental MinHash-LSH deduplication over the lake: the runner behind L1's ``near_duplicate`` rule.
 
-Each build signs only texts that ``ops.minhash`` has not seen, finds the LSH candidates of those
-new texts against every stored signature one band at a time (so the join holds one band of the new
-batch, never an index of everything), stores each candidate pair with its estimated Jaccard in
+Each build signs only texts that ``ops.minhash`` has not seen, finds the LSH candidates of the texts
+not yet paired against every stored signature one band at a time (so the join holds one band of the
+new batch, never an index of everything), stores each candidate pair with its estimated Jaccard in
 ``ops.minhash_edges``, and clusters by union-find over the pairs at or above the threshold. The
 kept document of a cluster is the earliest ingested, ties broken by ``doc_id``.
+
+Signatures are committed in chunks, so a build that dies while signing (or a killed Ray job) leaves
+texts signed but not paired. Pairing therefore works from ``ops.minhash_paired``, written once a
+build's pairs are stored: the next build pairs every text missing there, signed or not.
 
 Marking keeps a stored verdict as it was published: a later document can only join a cluster, never
 demote a document already stored as kept. So a document that resembles two stored ones which do not
@@ -38,7 +42,7 @@ from udfs.dedup import (
 from warehouse.catalog import commit_with_retry
 from warehouse.progress import progress_bar
 from warehouse.query import register_table
-from warehouse.tables import MINHASH, MINHASH_EDGES, TableDef
+from warehouse.tables import MINHASH, MINHASH_EDGES, MINHASH_PAIRED, TableDef
 
 WORK = "tierhouse_fuzzy"  # schema of the runner's scratch tables
 SIGN_BATCH = 1_000  # texts fetched per batch (the hasher bounds its own memory by characters)
@@ -96,15 +100,21 @@ def signature_table(hasher: MinHasher, content_hashes: pa.Array, texts: list[str
 
 
 def select_new(con: duckdb.DuckDBPyConnection, relation: str, config: MinHashConfig) -> int:
-    """Put the eligible content hashes of ``relation`` with no signature under ``config`` in
-    ``tierhouse_fuzzy.new`` (what ``find_pairs`` pairs against every stored signature); returns how many."""
+    """Put the eligible content hashes of ``relation`` not yet paired under ``config`` in
+    ``tierhouse_fuzzy.new`` (what ``find_pairs`` pairs against every stored signature), and those of them
+    with no signature in ``tierhouse_fuzzy.unsigned`` (what a signer signs); returns how many to sign."""
     con.execute(
         f"""CREATE OR REPLACE TABLE {WORK}.new AS
         SELECT DISTINCT content_hash FROM {relation}
-        WHERE eligible AND content_hash NOT IN (SELECT content_hash FROM {MINHASH.name} WHERE config = ?)""",
+        WHERE eligible AND content_hash NOT IN (SELECT content_hash FROM {MINHASH_PAIRED.name} WHERE config = $1)""",
         [config.key],
     )
-    (total,) = con.execute(f"SELECT count(*) FROM {WORK}.new").fetchone()
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {WORK}.unsigned AS FROM {WORK}.new
+        WHERE content_hash NOT IN (SELECT content_hash FROM {MINHASH.name} WHERE config = $1)""",
+        [config.key],
+    )
+    (total,) = con.execute(f"SELECT count(*) FROM {WORK}.unsigned").fetchone()
     return total
 
 
@@ -115,7 +125,7 @@ def sign_new(
     hasher = MinHasher(config)
     # a streaming scan, not an aggregation that would hold every text at once; a text several rows
     # share is signed once, from its first doc_id (DuckDB picks it, so no set of hashes grows here)
-    new = f"eligible AND content_hash IN (FROM {WORK}.new)"
+    new = f"eligible AND content_hash IN (FROM {WORK}.unsigned)"
     first = f"SELECT min(doc_id) FROM {relation} WHERE {new} GROUP BY content_hash"
     pending = f"SELECT content_hash, text FROM {relation} WHERE {new} AND doc_id IN ({first})"
     appender = _Appender(catalog, MINHASH)
@@ -176,6 +186,18 @@ def find_pairs(con: duckdb.DuckDBPyConnection, catalog: Catalog, config: MinHash
     appender.flush()
     register_table(con, catalog, MINHASH_EDGES)
     return stored
+
+
+def record_paired(con: duckdb.DuckDBPyConnection, catalog: Catalog, config: MinHashConfig) -> None:
+    """Record in ``ops.minhash_paired`` that the texts of ``tierhouse_fuzzy.new`` are paired (after ``find_pairs``)."""
+    paired = con.execute(
+        f"SELECT $1 AS config, content_hash, now() AS paired_at FROM {WORK}.new", [config.key]
+    ).to_arrow_table()
+    appender = _Appender(catalog, MINHASH_PAIRED)
+    for batch in paired.to_batches(COMMIT_ROWS):
+        appender.add(pa.Table.from_batches([batch]).cast(MINHASH_PAIRED.schema))
+    appender.flush()
+    register_table(con, catalog, MINHASH_PAIRED)
 
 
 def clusters(con: duckdb.DuckDBPyConnection, relation: str, config: MinHashConfig) -> pa.Table:
@@ -271,6 +293,7 @@ def deduplicate(
             sign(con, catalog, relation, config, stats.signed)
         register_table(con, catalog, MINHASH)
         stats.candidates = find_pairs(con, catalog, config)
+        record_paired(con, catalog, config)
         found = clusters(con, relation, config)
         stats.clusters = len(set(found.column("keeper").to_pylist()))
         stats.near_duplicates = apply(found) if apply else found.num_rows - stats.clusters

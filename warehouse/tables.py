@@ -283,6 +283,14 @@ MINHASH_EDGES = TableDef(
     "Every LSH candidate pair of texts (a < b) with its estimated Jaccard; clusters are built from these.",
 )
 
+MINHASH_PAIRED = TableDef(
+    "ops.minhash_paired",
+    pa.schema([_req("config", pa.string()), _req("content_hash", pa.string()), _req("paired_at", TS)]),
+    ("config",),
+    "Texts whose LSH candidates are all in ops.minhash_edges. A signed text missing here (a build died "
+    "between signing and pairing) is paired again by the next build.",
+)
+
 MEASURES = TableDef(
     "ops.measures",
     pa.schema(
@@ -448,6 +456,7 @@ ALL_TABLES: tuple[TableDef, ...] = (
     QA,
     MINHASH,
     MINHASH_EDGES,
+    MINHASH_PAIRED,
     MEASURES,
     BUILDS,
     GATE_FAILURES,

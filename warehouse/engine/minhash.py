@@ -1,12 +1,13 @@
 """MinHash signing as a Ray Data job (``engine: ray``): the near-duplicate step's new texts, signed on the workers.
 
 The decision stays in SQL: ``warehouse.fuzzy.select_new`` picks the eligible content hashes with no
-signature under the configuration, and the driver chooses one document per hash, keys only. The workers
-read the texts from Iceberg themselves: texts L1 already holds from ``tiers.l1_clean``, texts this build
-measured from ``ops.measures`` (the L1 job's ``l1_extract`` rows of the current extractor). They sign
-with the same ``MinHasher`` and build ``ops.minhash`` rows with the same function as the in-process path
-(``warehouse.fuzzy.signature_table``), committed chunk by chunk; ``find_pairs`` and the clustering then
-read them unchanged. A killed job leaves committed signatures behind, and the next run signs the rest.
+signature under the configuration (``tierhouse_fuzzy.unsigned``), and the driver chooses one document
+per hash, keys only. The workers read the texts from Iceberg themselves: texts L1 already holds from
+``tiers.l1_clean``, texts this build measured from ``ops.measures`` (the L1 job's ``l1_extract`` rows of
+the current extractor). They sign with the same ``MinHasher`` and build ``ops.minhash`` rows with the
+same function as the in-process path (``warehouse.fuzzy.signature_table``), committed chunk by chunk;
+``find_pairs`` and the clustering then read them unchanged. A killed job leaves committed signatures
+behind: the next run signs the rest and pairs every text the killed one never paired.
 """
 
 from __future__ import annotations
@@ -44,14 +45,14 @@ class Signer(ChunkWriter):
 
 
 def chosen_documents(con: duckdb.DuckDBPyConnection, relation: str, extractor: str) -> tuple[pa.Table, pa.Table]:
-    """One ``(doc_id, content_hash)`` per hash in ``tierhouse_fuzzy.new``: those whose text ``tiers.l1_clean``
+    """One ``(doc_id, content_hash)`` per hash in ``tierhouse_fuzzy.unsigned``: those whose text ``tiers.l1_clean``
     holds, and those this build measured (``ops.measures`` rows of ``extractor``).
 
     Raises ``ValueError`` naming documents whose text is in neither table: the workers could not sign them."""
     rows = con.execute(
         f"""WITH chosen AS (
                 SELECT content_hash, min(doc_id) AS doc_id FROM {relation}
-                WHERE eligible AND content_hash IN (FROM {WORK}.new) GROUP BY content_hash
+                WHERE eligible AND content_hash IN (FROM {WORK}.unsigned) GROUP BY content_hash
             )
             SELECT c.doc_id, c.content_hash, l1.doc_id IS NOT NULL AS stored, m.input_hash IS NOT NULL AS measured
             FROM chosen c
