@@ -591,10 +591,12 @@ def builds(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.option("--grace-minutes", default=60.0, show_default=True, help="Never delete files younger than this.")
 @click.option("--dry-run", is_flag=True, help="Print what would go, and how many bytes, without changing anything.")
 @click.option("--compact/--no-compact", default=True, show_default=True,
-              help="Pack a table's data files under 32 MB into fewer files when 4 or more can be packed.")  # fmt: skip
+              help="Pack a table's data files under 32 MB into fewer files when enough can be packed; a file a "
+                   "kept tag still reads waits until that tag expires.")  # fmt: skip
+@click.option("--compact-min-files", type=click.IntRange(2), default=4, show_default=True,
+              help="Compact a table only when this many of its small files can be packed.")  # fmt: skip
 @click.option("--compact-share", type=click.FloatRange(0, 1), default=0.1, show_default=True,
-              help="Rewrite at most this share of a table's data bytes, smallest files first (until the kept "
-                   "tags that read the old files expire, both are on disk).")  # fmt: skip
+              help="Rewrite at most this share of a table's data bytes, smallest files first.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def maintain_cmd(
@@ -603,6 +605,7 @@ def maintain_cmd(
     grace_minutes: float,
     dry_run: bool,
     compact: bool,
+    compact_min_files: int,
     compact_share: float,
     as_json: bool,
 ) -> None:
@@ -616,7 +619,7 @@ def maintain_cmd(
 
     from warehouse.maintenance.run import maintain
 
-    options = {"compact_share": compact_share} if compact else {"compact_min_files": sys.maxsize}
+    options = {"compact_share": compact_share, "compact_min_files": compact_min_files if compact else sys.maxsize}
     report = maintain(open_catalog(_settings(ctx)), keep_builds=keep_builds, grace_s=grace_minutes * 60,
                       dry_run=dry_run, **options)  # fmt: skip
     if as_json:

@@ -124,7 +124,9 @@ def agreement(
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(texts):
         taught = [targets[i] for i in train]
         if len(set(map(str, taught))) < 2:  # one value left to learn: that is every answer
-            predicted_fold = [Score(OK, score=taught[0], label=str(taught[0]))] * len(test)
+            only = taught[0]
+            score = float(only) if isinstance(only, int | float) else None  # a label is no score
+            predicted_fold = [Score(OK, score=score, label=str(only))] * len(test)
         else:
             model = DistilledClassifier.train(teacher, [texts[i] for i in train], taught)
             started = time.perf_counter()

@@ -73,10 +73,17 @@ def classifier(model: str) -> DistilledClassifier:
     return DistilledClassifier.load(found[0])
 
 
+def report_path(model: str, directory: Path | None = None) -> Path | None:
+    """Where the agreement report written when ``model`` was trained lies in ``directory`` (default: this
+    lake's models folder), or None."""
+    key = model.rsplit(":", 1)[-1]
+    found = sorted((directory or models_dir()).glob(f"*-distilled-{key}.json"))
+    return found[0] if found else None
+
+
 def report(model: str) -> dict:
     """The agreement report written when the classifier was trained."""
-    key = model.rsplit(":", 1)[-1]
-    found = sorted(models_dir().glob(f"*-distilled-{key}.json"))
-    if not found:
+    path = report_path(model)
+    if path is None:
         raise FileNotFoundError(f"no training report of distilled classifier {model!r} in {models_dir()}")
-    return json.loads(found[0].read_text())
+    return json.loads(path.read_text())

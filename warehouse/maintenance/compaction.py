@@ -3,9 +3,10 @@
 Incremental builds and chunked ingests leave many small files beside the large ones of a first
 build. A compaction reads only small files of the current snapshot (one partition at a time), writes
 their rows as fewer files, and swaps the one set for the other in a single overwrite snapshot on
-``main``. Until the tags that read the old files expire, both sets are on disk, so a run rewrites at
-most a share of the table's bytes, smallest files first: the many small files that incremental
-builds leave are packed, and a first build's large files are not copied again. The snapshot names
+``main``. Only files no other kept snapshot reads are packed, so the old set goes in the same run and
+a compaction never leaves both on disk (a file a kept build tag still reads waits until that tag
+expires). A run rewrites at most a share of the table's bytes, smallest files first: the many small
+files that incremental builds leave are packed, and a first build's large files are not copied again. The snapshot names
 the one it was made from (``tierhouse.compacted-from``); fingerprints follow that name back to the
 snapshot whose content it holds, so a compaction never makes the next build recompute anything.
 """
@@ -13,6 +14,7 @@ snapshot whose content it holds, so a compaction never makes the next build reco
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from pyiceberg.expressions import AlwaysTrue
@@ -45,12 +47,18 @@ def content_snapshot(table: Table, snapshot_id: int | None) -> int | None:
     return None
 
 
-def _packable(tasks: list[FileScanTask], small_bytes: int, budget: int) -> list[list[FileScanTask]]:
-    """Small files, smallest first while their bytes fit ``budget``, grouped by partition; a partition
-    contributes only when two or more of its files were picked (one alone is already packed)."""
+def _packable(
+    tasks: list[FileScanTask], small_bytes: int, budget: int, held: Collection[str]
+) -> list[list[FileScanTask]]:
+    """Small files no other snapshot reads (``held``), smallest first while their bytes fit ``budget``, grouped
+    by partition; a partition contributes only when two or more of its files were picked (one alone is
+    already packed)."""
     groups: dict[tuple, list[FileScanTask]] = defaultdict(list)
     spent = 0
-    small = (t for t in tasks if t.file.file_size_in_bytes < small_bytes and not t.delete_files)
+    small = (
+        t for t in tasks
+        if t.file.file_size_in_bytes < small_bytes and not t.delete_files and t.file.file_path not in held
+    )  # fmt: skip
     for task in sorted(small, key=lambda t: t.file.file_size_in_bytes):
         spent += task.file.file_size_in_bytes
         if spent > budget:
@@ -59,16 +67,25 @@ def _packable(tasks: list[FileScanTask], small_bytes: int, budget: int) -> list[
     return [group for group in groups.values() if len(group) > 1]
 
 
-def compact(table: Table, name: str, small_bytes: int, min_files: int, max_share: float) -> Compaction | None:
+def compact(
+    table: Table,
+    name: str,
+    small_bytes: int,
+    min_files: int,
+    max_share: float,
+    held: Collection[str] = frozenset(),
+) -> Compaction | None:
     """Pack ``table``'s files under ``small_bytes``, rewriting at most ``max_share`` of its data bytes,
     if at least ``min_files`` files can be packed.
 
-    Memory holds one partition's picked files at a time (at most the rewrite budget).
+    Files in ``held`` (those a kept snapshot other than the current one reads) are left: packing them
+    would keep both copies on disk until that snapshot expires. Memory holds one partition's picked
+    files at a time (at most the rewrite budget).
     """
     current = table.metadata.current_snapshot_id
     tasks = list(table.scan().plan_files()) if current is not None else []
     budget = int(max_share * sum(t.file.file_size_in_bytes for t in tasks))
-    groups = _packable(tasks, small_bytes, budget)
+    groups = _packable(tasks, small_bytes, budget, held)
     if sum(len(group) for group in groups) < min_files:
         return None
     reader = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())

@@ -63,6 +63,20 @@ def referenced(table: Table, snapshots: set[int]) -> set[str]:
     return keep
 
 
+def read_elsewhere(table: Table) -> set[str]:
+    """Data files (as manifests name them) that a snapshot other than the current one reads."""
+    current, seen, found = table.metadata.current_snapshot_id, set(), set()
+    for snapshot in table.snapshots():
+        if snapshot.snapshot_id == current:
+            continue
+        for manifest in snapshot.manifests(table.io):
+            if manifest.manifest_path in seen:  # snapshots share most of their manifests
+                continue
+            seen.add(manifest.manifest_path)
+            found.update(e.data_file.file_path for e in manifest.fetch_manifest_entry(table.io, discard_deleted=True))
+    return found
+
+
 def _listing(table: Table) -> list:
     selector = FileSelector(_path(table, table.location()), recursive=True, allow_not_found=True)
     return [info for info in _filesystem(table).get_file_info(selector) if info.type == FileType.File]

@@ -74,8 +74,9 @@ def maintain(
             compacted = None
             if not dry_run:
                 retention.apply(table, table_plan)
-                compacted = compaction.compact(catalog.load_table(tdef.name), tdef.name, compact_below,
-                                               compact_min_files, compact_share)  # fmt: skip
+                table = catalog.load_table(tdef.name)
+                compacted = compaction.compact(table, tdef.name, compact_below, compact_min_files, compact_share,
+                                               files.read_elsewhere(table))  # fmt: skip
                 table = catalog.load_table(tdef.name)
             # after expiry, whatever the table now holds (a concurrent ingest's new snapshot included)
             kept = set(table_plan.keep) if dry_run else {s.snapshot_id for s in table.snapshots()}

@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from udfs.scorers.distill import report_path
 from warehouse.duck import quote_literal
 from warehouse.query import LakeConnection
 from warehouse.report import charts
@@ -211,10 +212,9 @@ def _training_reports(models_dir: Path, models: set[str]) -> list[Note]:
     """The agreement each classifier of this build measured on labels it was not trained on (a file, not SQL)."""
     notes = []
     for model in sorted(models):
-        found = sorted(models_dir.glob(f"*-distilled-{model.rsplit(':', 1)[-1]}.json"))
-        if not found:
+        path = report_path(model, models_dir)
+        if path is None:
             continue
-        path = found[0]
         saved = json.loads(path.read_text())
         keys = ("labels", "folds", "n_train", "n_test", "spearman", "within_one", "accuracy")
         shown = {k: saved.get(k) for k in keys}

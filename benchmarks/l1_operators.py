@@ -1,0 +1,189 @@
+"""Where L1's time goes: each operator L1 calls, timed alone over a lake's L0, this tree against another.
+
+    .venv/bin/python benchmarks/l1_operators.py --home LAKE [--against REV]
+
+L0's documents are read once into a Parquet file. A child process per tree imports that tree's
+``udfs`` and times each operator over every document, in batches of 2,048 rows (DuckDB's vector, as
+the SQL functions receive them): extraction, language ID and the content hash on every document,
+the quality rules on English texts (default rule profile), and MinHash signing of every text (default
+configuration). An operator that tree's L1 model does not call is left out of its column.
+``--against REV`` checks REV out into a temporary worktree, so its operators run under this
+interpreter and packages; the trees' runs alternate (``--repeat``, default 3) and each keeps its
+fastest time per operator.
+What this leaves out of a build: DuckDB's own SQL (reading, casting, the duplicate ranking), the
+Iceberg writes, near-duplicate pairing and clustering, gates and start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCH = 2_048
+OPERATORS = ("th_extract", "th_language", "th_content_hash", "th_quality_flags", "minhash")
+
+
+def _batches(path: str) -> Iterator[dict[str, list]]:
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(path).iter_batches(BATCH):
+        yield batch.to_pydict()
+
+
+def _timed(seconds: dict[str, float], key: str, fn: Callable[[], list]) -> list:
+    started = time.perf_counter()
+    out = fn()
+    seconds[key] += time.perf_counter() - started
+    return out
+
+
+def _called(tree: Path) -> set[str]:
+    """The operators ``tree``'s L1 model calls (MinHash signing: when it configures near-duplicate marking)."""
+    model = (tree / "dbt_project/models/tiers/l1_clean.sql").read_text()
+    return {o for o in OPERATORS if (o if o != "minhash" else "fuzzy_dedup") in model}
+
+
+def child(parquet: str, tree: str, out: str) -> None:
+    """Run in a child process with ``tree`` first on sys.path: time its operators, per source."""
+    sys.path.insert(0, tree)
+    from udfs import registry
+
+    udfs = {u.name: u for u in registry.UDFS}
+    calls = _called(Path(tree))
+    hasher = None
+    if "minhash" in calls:
+        from udfs.dedup import MinHasher
+
+        hasher = MinHasher()
+    rules = udfs.get("th_quality_flags") if "th_quality_flags" in calls else None
+    seconds: dict[str, float] = defaultdict(float)
+    documents: dict[str, int] = defaultdict(int)
+    for batch in _batches(parquet):
+        for source in sorted(set(batch["source"])):
+            rows = [i for i, s in enumerate(batch["source"]) if s == source]
+            documents[source] += len(rows)
+            content = [(batch["content"][i], batch["content_type"][i]) for i in rows]
+            x = _timed(seconds, f"th_extract|{source}", lambda c=content: [udfs["th_extract"].fn(*r) for r in c])
+            texts = [r["text"] for r in x]
+            texts = [t for t in texts if t is not None]
+            langs = _timed(seconds, f"th_language|{source}", lambda t=texts: [udfs["th_language"].fn(s) for s in t])
+            _timed(seconds, f"th_content_hash|{source}", lambda t=texts: [udfs["th_content_hash"].fn(s) for s in t])
+            english = [t for t, lang in zip(texts, langs, strict=True) if lang["language"] == "en"]
+            if rules is not None and english:
+                _timed(seconds, f"th_quality_flags|{source}", lambda e=english: rules.fn(e))
+            if hasher is not None and texts:
+                _timed(seconds, f"minhash|{source}", lambda t=texts: hasher.signatures(t))
+    Path(out).write_text(json.dumps({"seconds": seconds, "documents": documents}))
+
+
+def _worktree(rev: str, into: Path) -> Path:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(into), rev], check=True,
+                   capture_output=True)  # fmt: skip
+    return into
+
+
+def _profile(parquet: Path, tree: Path, work: Path) -> dict:
+    out = work / f"{tree.name}.json"
+    subprocess.run([sys.executable, __file__, "--child", str(parquet), "--tree", str(tree), "--out", str(out)],
+                   check=True, env={**os.environ, "PYTHONPATH": str(tree)})  # fmt: skip
+    return json.loads(out.read_text())
+
+
+def _dump_l0(home: str, parquet: Path) -> int:
+    os.environ["TIERHOUSE_HOME"] = home
+    sys.path.insert(0, str(ROOT))
+    import pyarrow.parquet as pq
+
+    from warehouse.config import load_settings
+    from warehouse.query import connect
+
+    lake = connect(load_settings())
+    try:
+        query = "SELECT source, content, content_type FROM tiers.l0_raw ORDER BY doc_id"
+        table = lake.con.execute(query).to_arrow_table()
+    finally:
+        lake.close()
+    pq.write_table(table, parquet)
+    return table.num_rows
+
+
+def _total(result: dict, operator: str, source: str | None = None) -> float | None:
+    keys = [k for k in result["seconds"] if k.split("|")[0] == operator and source in (None, k.split("|")[1])]
+    return sum(result["seconds"][k] for k in keys) if keys else None
+
+
+def _best(runs: list[dict]) -> dict:
+    """Each operator's and source's fastest time over ``runs``."""
+    seconds = {k: min(r["seconds"].get(k, float("inf")) for r in runs) for k in runs[0]["seconds"]}
+    return {"seconds": seconds, "documents": runs[0]["documents"]}
+
+
+def report(ours: dict, other: dict | None, rev: str | None, documents: int, repeat: int) -> None:
+    """Markdown: per operator seconds (this tree, the other, ratio), then this tree per source."""
+    print(f"\nL1 operators over {documents:,} L0 documents, best of {repeat} alternating runs per tree; "
+          f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"{datetime.now(UTC):%Y-%m-%d}\n")  # fmt: skip
+    header = "| operator | this tree s |" + (f" {rev} s | this / {rev} |" if other else "")
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for operator in (*OPERATORS, None):
+        mine = sum(filter(None, (_total(ours, o) for o in OPERATORS))) if operator is None else _total(ours, operator)
+        row = f"| {operator or '**all**'} | {mine:.1f} |" if mine is not None else f"| {operator} | - |"
+        if other:
+            theirs = (
+                sum(filter(None, (_total(other, o) for o in OPERATORS))) if operator is None
+                else _total(other, operator)
+            )  # fmt: skip
+            ratio = f"{mine / theirs:.2f}x" if mine and theirs else "-"
+            row += f" {theirs:.1f} | {ratio} |" if theirs is not None else " - | - |"
+        print(row)
+    sources = sorted(ours["documents"])
+    print("\n| this tree, s | " + " | ".join(f"{s} ({ours['documents'][s]:,})" for s in sources) + " |")
+    print("|---|" + "---|" * len(sources))
+    for operator in OPERATORS:
+        cells = [_total(ours, operator, s) for s in sources]
+        print(f"| {operator} | " + " | ".join("-" if c is None else f"{c:.1f}" for c in cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", help="the lake whose L0 is read (its TIERHOUSE_HOME)")
+    parser.add_argument("--against", help="a git revision whose operators run on the same documents")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tree, alternating; the best of each is kept")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.tree, args.out)
+        return
+    if not args.home:
+        parser.error("--home is required")
+    with tempfile.TemporaryDirectory(prefix="l1-operators-") as tmp:
+        work = Path(tmp)
+        documents = _dump_l0(args.home, work / "l0.parquet")
+        tree = _worktree(args.against, work / "against") if args.against else None
+        try:
+            runs: dict[Path, list[dict]] = defaultdict(list)
+            for _ in range(args.repeat):  # the trees alternate, so a slow spell of the machine hits both
+                for t in filter(None, (ROOT, tree)):
+                    runs[t].append(_profile(work / "l0.parquet", t, work))
+        finally:
+            if tree:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
+        report(_best(runs[ROOT]), _best(runs[tree]) if tree else None, args.against, documents, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
