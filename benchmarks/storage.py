@@ -134,6 +134,7 @@ def main() -> None:
             no_generation |= {"l2_max_llm_calls": 0, "l2_perplexity": None}
         full = build(home, no_generation)
         one_build = lake_bytes(home)
+        print(f"build 1: {docs:,} documents, {full:.1f} s, lake {one_build / 1e6:.1f} MB", file=sys.stderr, flush=True)
         sample = 32  # dbt_project.yml's l2_llm_sample
         rows = []
         for round_no, new in enumerate(slices(held, args.builds), start=1):
@@ -145,6 +146,8 @@ def main() -> None:
                 home, {**no_generation, "l2_llm_sample": sample}, ("scores", "l2_selected") if relabel else ()
             )
             rows.append((round_no, added, seconds, record(settings, round_no + 1)))
+            print(f"build {round_no + 1}: +{added:,} documents, {seconds:.1f} s, lake {lake_bytes(home) / 1e6:.1f} MB",
+                  file=sys.stderr, flush=True)  # fmt: skip
         before = lake_bytes(home)
         env = dict(os.environ, TIERHOUSE_HOME=str(home))
         subprocess.run([sys.executable, "-m", "warehouse.cli", "maintain", "--keep-builds", str(args.keep_builds),
