@@ -180,8 +180,9 @@ def test_a_killed_minhash_job_resumes_and_pairs_what_it_signed(lake, ray_instanc
         f"import os, signal, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import ray\n"
         "from test_ray_engine import _sign, _signed\nfrom warehouse.config import load_settings\n"
         f"ray.init(address={ray_instance!r}, log_to_driver=False)\nsettings = load_settings()\n"
-        f"_sign(settings, lambda s: any(set(p) <= set(_signed(settings)) for p in {pairs!r}) "
-        "and os.kill(os.getpid(), signal.SIGKILL))\n"
+        "def die_once_a_pair_is_signed(stats):\n    done = set(_signed(settings))\n"
+        f"    if any(a in done and b in done for a, b in {pairs!r}):\n        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "_sign(settings, die_once_a_pair_is_signed)\n"
     )
     killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
     assert killed.returncode == -9, killed.stderr.decode()[-2000:]

@@ -190,14 +190,11 @@ def find_pairs(con: duckdb.DuckDBPyConnection, catalog: Catalog, config: MinHash
 
 def record_paired(con: duckdb.DuckDBPyConnection, catalog: Catalog, config: MinHashConfig) -> None:
     """Record in ``ops.minhash_paired`` that the texts of ``tierhouse_fuzzy.new`` are paired (after ``find_pairs``)."""
-    paired = con.execute(
-        f"SELECT $1 AS config, content_hash, now() AS paired_at FROM {WORK}.new", [config.key]
-    ).to_arrow_table()
-    appender = _Appender(catalog, MINHASH_PAIRED)
-    for batch in paired.to_batches(COMMIT_ROWS):
-        appender.add(pa.Table.from_batches([batch]).cast(MINHASH_PAIRED.schema))
-    appender.flush()
-    register_table(con, catalog, MINHASH_PAIRED)
+    query = f"SELECT $1 AS config, content_hash, now() AS paired_at FROM {WORK}.new"
+    paired = con.execute(query, [config.key]).to_arrow_table().cast(MINHASH_PAIRED.schema)  # hashes only
+    if paired.num_rows:
+        commit_with_retry(lambda: catalog.load_table(MINHASH_PAIRED.name).append(paired))
+        register_table(con, catalog, MINHASH_PAIRED)
 
 
 def clusters(con: duckdb.DuckDBPyConnection, relation: str, config: MinHashConfig) -> pa.Table:
