@@ -94,8 +94,7 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
     after_rows = _tagged_rows(settings)
     assert after_rows and all(before_rows[key] == rows for key, rows in after_rows.items())
     # L0, which no build tags, packed its four ingests into one file; L1 packed the files of builds 2-4
-    # into one and left build 1's, which the kept build-1 tag reads (packing it as well would keep both
-    # copies on disk until that tag expires); L0's untagged history is gone
+    # into one and left build 1's, which the older kept build-1 tag reads; L0's untagged history is gone
     compacted = {t: report[t]["compaction"] for t in ("tiers.l0_raw", "tiers.l1_clean")}
     assert [(c["files_before"], c["files_after"]) for c in compacted.values()] == [(4, 1), (4, 2)]
     current = _current_rows(settings)

@@ -3,10 +3,12 @@
 Incremental builds and chunked ingests leave many small files beside the large ones of a first
 build. A compaction reads only small files of the current snapshot (one partition at a time), writes
 their rows as fewer files, and swaps the one set for the other in a single overwrite snapshot on
-``main``. Only files no other kept snapshot reads are packed, so the old set goes in the same run and
-a compaction never leaves both on disk (a file a kept build tag still reads waits until that tag
-expires). A run rewrites at most a share of the table's bytes, smallest files first: the many small
-files that incremental builds leave are packed, and a first build's large files are not copied again. The snapshot names
+``main``. A file an older kept snapshot reads (a kept build tag) is not packed: both copies would stay
+on disk until that snapshot expired. The snapshot compacted from stays until a later run expires it
+(the current build's tag, or the next build's input, still reads it), and its files with it, so a run
+that compacts adds the packed bytes for a while. A run rewrites at most a share of the table's bytes,
+smallest files first: the many small files that incremental builds leave are packed, and a first
+build's large files are not copied again. The snapshot names
 the one it was made from (``tierhouse.compacted-from``); fingerprints follow that name back to the
 snapshot whose content it holds, so a compaction never makes the next build recompute anything.
 """
