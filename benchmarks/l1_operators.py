@@ -31,7 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 2_048
-OPERATORS = ("th_extract", "th_language", "th_content_hash", "th_quality_flags", "minhash")
+#: each operator, and what in L1's model shows that it calls it
+OPERATORS = {"th_extract": "th_extract", "th_language": "th_language", "th_content_hash": "th_content_hash",
+             "th_quality_flags": "th_quality_flags", "minhash": "fuzzy_dedup"}  # fmt: skip
 
 
 def _batches(path: str) -> Iterator[dict[str, list]]:
@@ -51,7 +53,7 @@ def _timed(seconds: dict[str, float], key: str, fn: Callable[[], list]) -> list:
 def _called(tree: Path) -> set[str]:
     """The operators ``tree``'s L1 model calls (MinHash signing: when it configures near-duplicate marking)."""
     model = (tree / "dbt_project/models/tiers/l1_clean.sql").read_text()
-    return {o for o in OPERATORS if (o if o != "minhash" else "fuzzy_dedup") in model}
+    return {operator for operator, marker in OPERATORS.items() if marker in model}
 
 
 def child(parquet: str, tree: str, out: str) -> None:
@@ -123,6 +125,11 @@ def _total(result: dict, operator: str, source: str | None = None) -> float | No
     return sum(result["seconds"][k] for k in keys) if keys else None
 
 
+def _cell(result: dict, operator: str | None) -> float | None:
+    """An operator's seconds, or (``None``) every operator's."""
+    return sum(filter(None, (_total(result, o) for o in OPERATORS))) if operator is None else _total(result, operator)
+
+
 def _best(runs: list[dict]) -> dict:
     """Each operator's and source's fastest time over ``runs``."""
     seconds = {k: min(r["seconds"].get(k, float("inf")) for r in runs) for k in runs[0]["seconds"]}
@@ -138,13 +145,10 @@ def report(ours: dict, other: dict | None, rev: str | None, documents: int, repe
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for operator in (*OPERATORS, None):
-        mine = sum(filter(None, (_total(ours, o) for o in OPERATORS))) if operator is None else _total(ours, operator)
+        mine = _cell(ours, operator)
         row = f"| {operator or '**all**'} | {mine:.1f} |" if mine is not None else f"| {operator} | - |"
         if other:
-            theirs = (
-                sum(filter(None, (_total(other, o) for o in OPERATORS))) if operator is None
-                else _total(other, operator)
-            )  # fmt: skip
+            theirs = _cell(other, operator)
             ratio = f"{mine / theirs:.2f}x" if mine and theirs else "-"
             row += f" {theirs:.1f} | {ratio} |" if theirs is not None else " - | - |"
         print(row)

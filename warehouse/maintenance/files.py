@@ -47,34 +47,39 @@ def _path(table: Table, uri: str) -> str:
     return io.parse_location(uri, io.properties)[2]
 
 
+def _manifests(table: Table, snapshots: set[int]) -> tuple[set[str], list]:
+    """The manifest lists of the given snapshots, and their manifests, each read once (snapshots share
+    most of their manifests)."""
+    lists, seen, manifests = set(), set(), []
+    for snapshot in (s for s in table.snapshots() if s.snapshot_id in snapshots):
+        lists.add(snapshot.manifest_list)
+        for manifest in snapshot.manifests(table.io):
+            if manifest.manifest_path not in seen:
+                seen.add(manifest.manifest_path)
+                manifests.append(manifest)
+    return lists, manifests
+
+
 def referenced(table: Table, snapshots: set[int]) -> set[str]:
     """The table's current metadata file and every file the given snapshots reference.
 
     Earlier metadata files (the metadata log) are not needed to read any snapshot: every reader here
     opens the current one. Each commit writes a whole new one, so they are most of what a lake's
     history costs; they go like any unreferenced file, once older than the grace period."""
-    keep = {_path(table, table.metadata_location)}
-    for snapshot in (s for s in table.snapshots() if s.snapshot_id in snapshots):
-        keep.add(_path(table, snapshot.manifest_list))
-        for manifest in snapshot.manifests(table.io):
-            keep.add(_path(table, manifest.manifest_path))
-            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
-                keep.add(_path(table, entry.data_file.file_path))
+    lists, manifests = _manifests(table, snapshots)
+    keep = {_path(table, table.metadata_location)} | {_path(table, uri) for uri in lists}
+    for manifest in manifests:
+        keep.add(_path(table, manifest.manifest_path))
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
+            keep.add(_path(table, entry.data_file.file_path))
     return keep
 
 
 def read_elsewhere(table: Table) -> set[str]:
     """Data files (as manifests name them) that a snapshot other than the current one reads."""
-    current, seen, found = table.metadata.current_snapshot_id, set(), set()
-    for snapshot in table.snapshots():
-        if snapshot.snapshot_id == current:
-            continue
-        for manifest in snapshot.manifests(table.io):
-            if manifest.manifest_path in seen:  # snapshots share most of their manifests
-                continue
-            seen.add(manifest.manifest_path)
-            found.update(e.data_file.file_path for e in manifest.fetch_manifest_entry(table.io, discard_deleted=True))
-    return found
+    others = {s.snapshot_id for s in table.snapshots()} - {table.metadata.current_snapshot_id}
+    _, manifests = _manifests(table, others)
+    return {e.data_file.file_path for m in manifests for e in m.fetch_manifest_entry(table.io, discard_deleted=True)}
 
 
 def _listing(table: Table) -> list:
