@@ -5,6 +5,8 @@ One Ray instance (two CPUs, so two actors) serves the module; the lake holds rea
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 import ray
 from click.testing import CliRunner
 from conftest import query
-from pyiceberg.expressions import EqualTo
+from pyiceberg.expressions import AlwaysTrue, EqualTo
 
 from udfs.dedup import MinHashConfig, MinHasher
 from warehouse.build import run_build
@@ -262,3 +264,57 @@ def test_ray_refuses_what_it_does_not_run(lake):
     outcome = run_build(lake, select=["l1_clean"], variables="{engine: ray, l1_c4_rewrite: true}", quiet=True)
     assert not outcome.success
     assert query(lake, "SELECT count(*) FROM ops.builds WHERE status = 'success'") == [(3,)]
+
+
+#: two judges (a score, a label) label 12 texts each; classifiers distilled from them score the rest
+SCORING = {"l2_judges": {"edu": "v1", "domain": "v1"}, "l2_perplexity": None, "l2_llm_sample": 12,
+           "l2_max_llm_calls": 12, "l2_distill_min_labels": 10, "ray_chunk_rows": 40}  # fmt: skip
+SCORES = "SELECT content_hash, scorer, model, prompt_version, status, score, label FROM ops.scores"
+
+
+def _scores(settings) -> dict[tuple, tuple]:
+    """ops.scores by (text, scorer, model, prompt version): status, score, label."""
+    return {tuple(row[:4]): tuple(row[4:]) for row in query(settings, SCORES)}
+
+
+def test_ray_scores_equal_the_in_process_scores(lake):
+    """ops.scores with engine: ray (judges on Ray, classifiers distilled on the driver and applied on Ray)
+    equals the in-process scores of the same texts, and a rebuild calls nothing."""
+    assert run_build(lake, select=["scores"], variables=json.dumps(SCORING), quiet=True).success
+    in_process = _scores(lake)
+    # forgotten: the scores, and the classifiers distilled from them, so that the Ray build labels and trains again
+    open_catalog(lake).load_table("ops.scores").delete(AlwaysTrue())
+    shutil.rmtree(lake.home / "models")
+    assert _scores(lake) == {}
+
+    ray_vars = json.dumps({**SCORING, "engine": "ray"})
+    outcome = run_build(lake, select=["scores"], variables=ray_vars, quiet=True)
+    assert outcome.success
+    stats = outcome.record["models"]["scores"]["operators"]["ray"]
+    judged = {k: v for k, v in in_process.items() if k[1] in ("edu", "domain")}
+    distilled = {k: v for k, v in in_process.items() if k[1].endswith("-distilled")}
+    assert len(judged) == 24 and len(distilled) > 100
+    assert stats["judged"] == len(judged) and stats["classified"] == len(distilled)
+    # each judge's pool cut its 12 texts into one batch per actor, and both actors took one
+    spread = "SELECT version, count(DISTINCT worker) FROM ops.measures WHERE operator = 'th_judge' GROUP BY 1"
+    assert sorted(n for _, n in query(lake, spread)) == [2, 2]
+    measured = "SELECT operator, count(*) FROM ops.measures WHERE status IS NOT NULL GROUP BY 1 ORDER BY 1"
+    assert query(lake, measured) == [("th_classify", len(distilled)), ("th_judge", len(judged))]
+    on_ray = _scores(lake)
+    assert on_ray.keys() == in_process.keys()  # the same texts, judges and classifier ids (trained on the same labels)
+    for key, (status, score, label) in in_process.items():
+        assert on_ray[key][0] == status and on_ray[key][2] == label, key
+        assert score is None or on_ray[key][1] == pytest.approx(score, abs=1e-9), key
+
+    again = run_build(lake, select=["scores"], variables=ray_vars, quiet=True)
+    assert again.success and again.record["models"]["scores"]["status"] == "unchanged"
+    assert again.record["models"]["scores"]["operators"]["ray"]["judged"] == 0
+    assert again.record["models"]["scores"]["operators"]["ray"]["classified"] == 0
+
+    # results the Ray jobs committed outlive a build that never published them (a killed one): with
+    # ops.scores lost, the next build finds every result in ops.measures and scores nothing again
+    open_catalog(lake).load_table("ops.scores").delete(AlwaysTrue())
+    resumed = run_build(lake, select=["scores"], variables=ray_vars, quiet=True)
+    assert resumed.success and _scores(lake) == on_ray
+    assert resumed.record["models"]["scores"]["operators"]["ray"]["judged"] == 0
+    assert resumed.record["models"]["scores"]["operators"]["ray"]["classified"] == 0

@@ -27,7 +27,7 @@ from warehouse.builds import Build, build_tag, git_revision, next_build_id
 from warehouse.catalog import catalog_kwargs, open_catalog
 from warehouse.config import load_settings
 from warehouse.duck import load_extensions
-from warehouse.engine.job import Pool
+from warehouse.engine.job import JobStats, Pool
 from warehouse.export.ledger import record_build_costs
 from warehouse.fingerprint import inputs_seen, is_current
 from warehouse.fuzzy import Signer, deduplicate, mark_near_duplicates, sign_new
@@ -208,25 +208,40 @@ class Plugin(BasePlugin):
         return RaySigner(catalog_kwargs(self.settings), extractor, _pool(engine))
 
     def _run_engine(self, target: str, engine: dict[str, Any]) -> None:
-        """With var ``engine: ray``: measure what the model will join as a Ray Data job (warehouse/engine),
+        """With var ``engine: ray``: compute what the model will join as Ray Data jobs (warehouse/engine),
         committing to ops.measures, before the model's SQL runs. The build lock is held throughout."""
         from warehouse.engine.job import connect
-        from warehouse.engine.l1 import run_l1
-        from warehouse.engine.plan import resolve
 
         spec = dict(engine["plan"])
         cursor = self.conn.cursor()
         try:
-            plan = replace(
-                resolve(cursor, spec["extractor"], spec["rules"], spec["rules_key"]),
-                full_refresh=bool(engine["full_refresh"]),
-            )
             connect(engine["address"])
-            stats = run_l1(cursor, self.catalog, catalog_kwargs(self.settings), plan, _pool(engine))
+            if spec.get("kind") == "scores":
+                stats = self._ray_scores(cursor, spec, _pool(engine))
+            else:
+                stats = self._ray_l1(cursor, spec, engine, _pool(engine))
         finally:
             cursor.close()
         register_table(self.conn, self.catalog, MEASURES)
         self.operators.setdefault(resolve_name(target).name, {})["ray"] = stats.summary()
+
+    def _ray_l1(self, cursor: DuckDBPyConnection, spec: dict[str, Any], engine: dict[str, Any], pool: Pool) -> JobStats:
+        """L1's extraction, language ID and rules (warehouse/engine/l1.py)."""
+        from warehouse.engine.l1 import run_l1
+        from warehouse.engine.plan import resolve
+
+        plan = replace(
+            resolve(cursor, spec["extractor"], spec["rules"], spec["rules_key"]),
+            full_refresh=bool(engine["full_refresh"]),
+        )
+        return run_l1(cursor, self.catalog, catalog_kwargs(self.settings), plan, pool)
+
+    def _ray_scores(self, cursor: DuckDBPyConnection, spec: dict[str, Any], pool: Pool) -> JobStats:
+        """ops.scores' judges, then its distilled classifiers (warehouse/engine/scores.py)."""
+        from warehouse.engine.scores import RayScoring, ScoresPlan
+
+        plan = ScoresPlan(spec["ctes"], list(spec["scorers"]))
+        return RayScoring(cursor, self.catalog, catalog_kwargs(self.settings), plan, pool).run()
 
     def _note_retrained(self, cursor: DuckDBPyConnection, staging: str) -> None:
         """Record which distilled classifiers this build replaced, and how many scores that moved.

@@ -295,7 +295,7 @@ MEASURES = TableDef(
     "ops.measures",
     pa.schema(
         [
-            _req("input_hash", pa.string()),  # L0's doc_id for extraction, L1's content_hash for rules
+            _req("input_hash", pa.string()),  # L0's doc_id for extraction, L1's content_hash for rules and scorers
             _req("operator", pa.string()),
             _req("version", pa.string()),
             _opt("text", pa.large_string()),
@@ -305,6 +305,13 @@ MEASURES = TableDef(
             _opt("language", pa.string()),
             _opt("language_score", pa.float64()),
             _opt("quality_flags", pa.list_(pa.string())),
+            # a scorer's result (th_judge, th_classify): version is the judge's scorer key or the classifier's model
+            _opt("status", pa.string()),
+            _opt("score", pa.float64()),
+            _opt("label", pa.string()),
+            _opt("raw", pa.string()),
+            _opt("error", pa.string()),
+            *_USAGE,
             _opt("worker", pa.string()),
             _req("measured_at", TS),
         ]

@@ -19,6 +19,11 @@ class ScorerId:
     model: str
     prompt_version: str
 
+    @property
+    def key(self) -> str:
+        """One string for the three, as ``ops.measures`` keys a judge's results (SQL macro ``scorer_key``)."""
+        return "\x1f".join((self.name, self.model, self.prompt_version))
+
 
 @dataclass(frozen=True)
 class Score:

@@ -48,30 +48,35 @@ DEFAULT_POOL = Pool()
 
 @dataclass
 class JobStats:
-    """What one run did: inputs done per kind (documents measured, texts judged again or signed), chunks
-    committed, actors that worked."""
+    """What one run did: inputs done per kind (documents measured, texts judged again, signed, scored by a
+    judge or by a distilled classifier), chunks committed, actors that worked."""
 
     measured: int = 0
     rejudged: int = 0
     signed: int = 0
+    judged: int = 0
+    classified: int = 0
     chunks: int = 0
     workers: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
-        return {"measured": self.measured, "rejudged": self.rejudged, "signed": self.signed, "chunks": self.chunks,
-                "workers": len(self.workers), "seconds": round(self.seconds, 2)}  # fmt: skip
+        done = {k: getattr(self, k) for k in ("measured", "rejudged", "signed", "judged", "classified")}
+        return {**done, "chunks": self.chunks, "workers": len(self.workers), "seconds": round(self.seconds, 2)}
 
 
 @dataclass(frozen=True)
 class Job:
     """One Ray Data pass: ``dataset`` through a pool of ``actor`` built with ``kwargs``; ``counter`` names
-    the JobStats field its inputs add to."""
+    the JobStats field its inputs add to. ``batch_rows`` overrides the pool's rows per batch, and then each
+    actor takes one batch at a time: slow calls (an LLM's) spread over every actor instead of queueing
+    at the first."""
 
     dataset: Any  # ray.data.Dataset
     actor: type
     kwargs: dict[str, Any]
     counter: str
+    batch_rows: int | None = None
 
 
 def connect(address: str | None) -> None:
@@ -118,16 +123,22 @@ def run_jobs(
     *,
     label: str,
     on_chunk: Callable[[JobStats], None] | None = None,
+    stats: JobStats | None = None,
 ) -> JobStats:
     """Run each job on its actor pool and commit every file it writes to ``target`` as it arrives.
 
-    ``on_chunk`` runs after each committed chunk (the tests kill the job there)."""
-    started, stats, workers = time.perf_counter(), JobStats(), set()
+    ``on_chunk`` runs after each committed chunk (the tests kill the job there); ``stats`` goes on
+    counting what an earlier run of the same step did."""
+    from ray.data import ActorPoolStrategy
+
+    started, stats = time.perf_counter(), stats or JobStats()
+    workers = set(stats.workers)
     with progress_bar(label, total, unit="inputs") as advance:
         for job in jobs:
+            actors = ActorPoolStrategy(size=pool.actors, max_tasks_in_flight_per_actor=1 if job.batch_rows else None)
             results = job.dataset.map_batches(
-                job.actor, fn_constructor_kwargs=job.kwargs, batch_size=pool.chunk_rows, batch_format="pyarrow",
-                concurrency=pool.actors, num_cpus=pool.actor_cpus,
+                job.actor, fn_constructor_kwargs=job.kwargs, batch_size=job.batch_rows or pool.chunk_rows,
+                batch_format="pyarrow", num_cpus=pool.actor_cpus, compute=actors,
             )  # fmt: skip
             for manifest in results.iter_batches(batch_size=None, batch_format="pyarrow"):
                 for chunk in manifest.to_pylist():
@@ -143,5 +154,5 @@ def run_jobs(
                     advance(chunk["inputs"])
                     if on_chunk is not None:
                         on_chunk(stats)
-    stats.seconds = time.perf_counter() - started
+    stats.seconds += time.perf_counter() - started
     return stats

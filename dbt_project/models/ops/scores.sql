@@ -10,78 +10,13 @@
   Only keys without a result are sent: a rebuild with nothing new makes no call, a prompt-version
   bump re-scores, and failed calls stay recorded (status, error, attempts) and are retried next build.
   Scores of a superseded classifier are dropped; the judges' own are kept for good.
+  The decisions up to each scorer's new results are the CTEs of macro l2_scores_ctes (macros/scores.sql).
+  Var engine: ray runs the judges, then the distilled classifiers, as Ray Data jobs first
+  (warehouse/engine/scores.py) and this query joins their results in ops.measures.
 -#}
-{{ config(strategy='incremental', always_run=true) }}
+{{ config(strategy='incremental', always_run=true, engine_plan='l2_engine_plan') }}
 
-with candidates as (
-    select content_hash, any_value(text) as text, any_value(source) as source, any_value(language) as language
-    from {{ ref('l1_clean') }}
-    where kept and language in ({{ l2_language_list() }})
-    group by content_hash
-),
-
-previous as (
-    select * from {{ this }}
-),
-
-sample as (
-    -- stratified: round-robin over the (source, language) strata, each in hash order
-    select * from (
-        select *, row_number() over (partition by source, language order by hash(content_hash)) as rank_in_stratum
-        from candidates
-    )
-    qualify row_number() over (order by rank_in_stratum, hash(content_hash)) <= {{ var('l2_llm_sample') }}
-)
-{%- for prompt, config in l2_scorers().items() %}
-
-, {{ prompt }}_judge as (
-    select th_scorer_id({{ config }}) as id
-),
-
-{{ prompt }}_todo as (
-    select s.content_hash, s.text
-    from sample s, {{ prompt }}_judge j
-    where not exists (
-        select 1 from previous p
-        where p.content_hash = s.content_hash and {{ by_scorer('p', 'j.id') }} and p.status <> 'failed'
-    )
-    order by hash(s.content_hash)
-    limit {{ var('l2_max_llm_calls') }}
-),
-
-{{ prompt }}_judged as materialized (
-    select t.content_hash, j.id, th_judge(t.text, {{ config }}, (select count(*) from {{ prompt }}_todo)) as r
-    from {{ prompt }}_todo t, {{ prompt }}_judge j
-),
-
-{{ prompt }}_labels as (
-    -- the judge's readable answers about texts L1 still keeps
-    select c.content_hash, c.text, coalesce(cast(x.score as varchar), x.label) as target
-    from (
-        select p.content_hash, p.score, p.label
-        from previous p, {{ prompt }}_judge j
-        where {{ by_scorer('p', 'j.id') }} and p.status = 'ok'
-        union all
-        select content_hash, r.score, r.label from {{ prompt }}_judged where r.status = 'ok'
-    ) x
-    join candidates c using (content_hash)
-),
-
-{{ prompt }}_classifier as materialized (
-    select th_distill(list(text order by content_hash), list(target order by content_hash), {{ config }}) as id
-    from {{ prompt }}_labels
-),
-
-{{ prompt }}_distilled as materialized (
-    select c.content_hash, k.id, th_classify(c.text, k.id.model) as r
-    from candidates c, {{ prompt }}_classifier k
-    where k.id is not null
-      and c.content_hash not in (select content_hash from {{ prompt }}_labels)
-      and not exists (
-          select 1 from previous p where p.content_hash = c.content_hash and {{ by_scorer('p', 'k.id') }}
-      )
-)
-{%- endfor %}
+{{ l2_scores_ctes(var('engine') == 'ray') }}
 
 , fresh as (
     {%- for prompt in l2_scorers() %}
