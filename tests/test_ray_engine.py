@@ -17,6 +17,7 @@ import ray
 from click.testing import CliRunner
 from conftest import query
 from pyiceberg.expressions import AlwaysTrue, EqualTo
+from scripted_llm import ScriptedLLM
 
 from udfs.dedup import MinHashConfig, MinHasher
 from warehouse.build import run_build
@@ -318,3 +319,42 @@ def test_ray_scores_equal_the_in_process_scores(lake):
     assert resumed.success and _scores(lake) == on_ray
     assert resumed.record["models"]["scores"]["operators"]["ray"]["judged"] == 0
     assert resumed.record["models"]["scores"]["operators"]["ray"]["classified"] == 0
+
+
+EDITS = "SELECT content_hash, editor, model, prompt_version, output, status FROM ops.edits"
+QA = "SELECT qa_key, question, answer, evidence, second_answer, status, verdict, confidence FROM ops.qa"
+
+
+def test_ray_edits_and_qa_equal_the_in_process_calls(lake):
+    """ops.edits' editor and ops.qa's generator then verifier, called on Ray through an OpenAI-compatible
+    server, give the rows the in-process calls gave; the next build calls only texts not called yet."""
+    with ScriptedLLM() as llm:
+        variables = {"llm": llm.config, "l2_judges": {"edu": "v1"}, "l2_perplexity": None, "l2_llm_sample": 12,
+                     "l2_max_llm_calls": 12, "l2_distill_min_labels": 10, "l3_max_llm_edits": 8,
+                     "l4_max_llm_calls": 8, "ray_chunk_rows": 40}  # fmt: skip
+        assert run_build(lake, variables=json.dumps(variables), quiet=True).success
+        edits, pairs = set(query(lake, EDITS)), set(query(lake, QA))
+        verdicts = {row[6] for row in pairs}
+        assert len(edits) == 8 and len(pairs) == 8 and {"verified", "answers_disagree"} <= verdicts, verdicts
+        catalog = open_catalog(lake)
+        for table in ("ops.edits", "ops.qa"):
+            catalog.load_table(table).delete(AlwaysTrue())
+
+        before = llm.requests
+        ray_vars = json.dumps({**variables, "engine": "ray"})
+        outcome = run_build(lake, select=["edits", "qa"], variables=ray_vars, quiet=True)
+        assert outcome.success
+        verified = sum(1 for row in pairs if row[3] is not None)  # pairs that parsed went to the verifier
+        calls = len(edits) + len(pairs) + verified
+        models = outcome.record["models"]
+        assert models["edits"]["operators"]["ray"]["generated"] + models["qa"]["operators"]["ray"]["generated"] == calls
+        assert llm.requests - before == calls
+        assert set(query(lake, EDITS)) == edits and set(query(lake, QA)) == pairs
+        # the next build takes the budget's next texts, and calls none of those called before
+        again = run_build(lake, select=["edits", "qa"], variables=ray_vars, quiet=True)
+        generated = sum(again.record["models"][m]["operators"]["ray"]["generated"] for m in ("edits", "qa"))
+        assert again.success and generated > 0 and llm.requests - before == calls + generated
+        twice = (
+            "SELECT count(*) - count(DISTINCT (input_hash, version)) FROM ops.measures WHERE version LIKE '%scripted%'"
+        )
+        assert query(lake, twice) == [(0,)]

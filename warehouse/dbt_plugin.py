@@ -218,6 +218,8 @@ class Plugin(BasePlugin):
             connect(engine["address"])
             if spec.get("kind") == "scores":
                 stats = self._ray_scores(cursor, spec, _pool(engine))
+            elif spec.get("kind") == "calls":
+                stats = self._ray_calls(cursor, spec, _pool(engine))
             else:
                 stats = self._ray_l1(cursor, spec, engine, _pool(engine))
         finally:
@@ -242,6 +244,13 @@ class Plugin(BasePlugin):
 
         plan = ScoresPlan(spec["ctes"], list(spec["scorers"]))
         return RayScoring(cursor, self.catalog, catalog_kwargs(self.settings), plan, pool).run()
+
+    def _ray_calls(self, cursor: DuckDBPyConnection, spec: dict[str, Any], pool: Pool) -> JobStats:
+        """ops.edits' editor, or ops.qa's generator then verifier (warehouse/engine/calls.py)."""
+        from warehouse.engine.calls import Call, CallsPlan, run_calls
+
+        plan = CallsPlan(spec["ctes"], [Call(c["operator"], c["query"]) for c in spec["calls"]])
+        return run_calls(cursor, self.catalog, catalog_kwargs(self.settings), plan, pool)
 
     def _note_retrained(self, cursor: DuckDBPyConnection, staging: str) -> None:
         """Record which distilled classifiers this build replaced, and how many scores that moved.

@@ -49,19 +49,21 @@ DEFAULT_POOL = Pool()
 @dataclass
 class JobStats:
     """What one run did: inputs done per kind (documents measured, texts judged again, signed, scored by a
-    judge or by a distilled classifier), chunks committed, actors that worked."""
+    judge or by a distilled classifier, sent to an editor, a generator or a verifier), chunks committed,
+    actors that worked."""
 
     measured: int = 0
     rejudged: int = 0
     signed: int = 0
     judged: int = 0
     classified: int = 0
+    generated: int = 0
     chunks: int = 0
     workers: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
-        done = {k: getattr(self, k) for k in ("measured", "rejudged", "signed", "judged", "classified")}
+        done = {k: getattr(self, k) for k in ("measured", "rejudged", "signed", "judged", "classified", "generated")}
         return {**done, "chunks": self.chunks, "workers": len(self.workers), "seconds": round(self.seconds, 2)}
 
 

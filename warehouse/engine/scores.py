@@ -25,6 +25,7 @@ from pyiceberg.catalog import Catalog
 
 from udfs.scorers import config as scorer_config
 from udfs.scorers.base import Score, Scorer, ScorerId
+from warehouse.duck import quote_literal
 from warehouse.engine.job import DEFAULT_POOL, ChunkWriter, Job, JobStats, Pool, only_todo, run_jobs
 from warehouse.query import register_table
 from warehouse.tables import L1_CLEAN, MEASURES
@@ -42,7 +43,7 @@ class ScoresPlan:
 
 
 class ScoringActor(ChunkWriter):
-    """Score batches of ``(content_hash, text)`` and write them as ``operator`` rows of ``version``.
+    """Score batches of ``(content_hash, text[, question])`` and write them as ``operator`` rows of ``version``.
 
     ``scorer`` is a judge's config JSON (the actor loads the LLM from it, once) or a scorer object
     (a distilled classifier, shipped by the driver)."""
@@ -53,7 +54,11 @@ class ScoringActor(ChunkWriter):
         self.operator, self.version = operator, version
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        scores = self.scorer.score(batch.column("text").to_pylist())
+        texts = batch.column("text").to_pylist()
+        if "question" in batch.column_names:  # a verifier answers each text's question
+            scores = self.scorer.score(texts, batch.column("question").to_pylist())
+        else:
+            scores = self.scorer.score(texts)
         now = datetime.now(UTC)
         rows = [
             {**_columns(score), "input_hash": content_hash, "operator": self.operator, "version": self.version,
@@ -70,19 +75,22 @@ def _columns(score: Score) -> dict[str, Any]:
     return columns
 
 
-def pending(con: duckdb.DuckDBPyConnection, plan: ScoresPlan, query: str, operator: str, version: str) -> list[str]:
-    """Content hashes the model's ``query`` (over its CTEs) lists and ops.measures has no usable result for:
-    none of ``operator`` and ``version``, or only failed ones (retried, as the in-process path retries)."""
-    return [
-        row[0]
-        for row in con.execute(
-            f"""{plan.ctes}
-            SELECT DISTINCT content_hash FROM ({query}) WHERE content_hash NOT IN (
-                SELECT input_hash FROM {MEASURES.name} WHERE operator = $op AND version = $v AND status <> 'failed')
+def unfinished(con: duckdb.DuckDBPyConnection, sql: str, operator: str) -> pa.Table:
+    """The rows of ``sql`` (with columns content_hash and version) that ops.measures has no usable
+    ``operator`` result for: none, or only failed ones (retried, as the in-process path retries)."""
+    return con.execute(
+        f"""SELECT * FROM ({sql}) q WHERE NOT EXISTS (
+                SELECT 1 FROM {MEASURES.name} m WHERE m.operator = $op AND m.version = q.version
+                  AND m.input_hash = q.content_hash AND m.status <> 'failed')
             ORDER BY content_hash""",
-            {"op": operator, "v": version},
-        ).fetchall()
-    ]
+        {"op": operator},
+    ).to_arrow_table()
+
+
+def pending(con: duckdb.DuckDBPyConnection, plan: ScoresPlan, cte: str, operator: str, version: str) -> list[str]:
+    """The distinct texts of the model's ``cte`` with no usable result of ``operator`` and ``version``."""
+    listed = f"{plan.ctes} SELECT DISTINCT content_hash, {quote_literal(version)} AS version FROM {cte}"
+    return unfinished(con, listed, operator).column("content_hash").to_pylist()
 
 
 def chosen_documents(con: duckdb.DuckDBPyConnection, hashes: list[str]) -> pa.Array:
@@ -114,7 +122,7 @@ class RayScoring:
         jobs, total = [], 0
         for name in self.plan.scorers:
             (config, scorer) = self.con.execute(f"{self.plan.ctes} SELECT config, id FROM {name}_judge").fetchone()
-            todo = pending(self.con, self.plan, f"SELECT content_hash FROM {name}_todo", JUDGE, ScorerId(**scorer).key)
+            todo = pending(self.con, self.plan, f"{name}_todo", JUDGE, ScorerId(**scorer).key)
             if todo:
                 jobs.append(self._job(todo, config, JUDGE, ScorerId(**scorer).key, "judged", spread=True))
                 total += len(todo)
@@ -126,7 +134,7 @@ class RayScoring:
             if classifier is None:
                 continue
             model = classifier["model"]
-            todo = pending(self.con, self.plan, f"SELECT content_hash FROM {name}_unclassified", CLASSIFY, model)
+            todo = pending(self.con, self.plan, f"{name}_unclassified", CLASSIFY, model)
             if todo:
                 from udfs.scorers.distill import classifier as load_classifier
 

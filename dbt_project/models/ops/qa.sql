@@ -8,61 +8,12 @@
   Cached per (text, generator, verifier); failed calls are retried by the next build; at most
   l4_max_llm_calls texts are synthesised per build. Every verdict stays here; only verified pairs
   reach tiers.l4_knowledge.
+  Var engine: ray makes the generator's and the verifier's calls as Ray Data jobs first
+  (warehouse/engine/calls.py); this query joins their results in ops.measures.
 -#}
-{{ config(strategy='incremental', always_run=true) }}
+{{ config(strategy='incremental', always_run=true, engine_plan='l4_engine_plan') }}
 
-with english as (
-    select r.content_hash, any_value(r.text) as text
-    from {{ ref('l3_refined') }} r
-    join {{ ref('l2_selected') }} s using (doc_id)
-    where s.language = 'en'
-    group by 1
-),
-
-previous as (
-    select * from {{ this }}
-),
-
-roles as (
-    select th_scorer_id({{ generator_config('l4_generator') }}) as g, th_scorer_id({{ generator_config('l4_verifier') }}) as v
-),
-
-todo as (
-    select e.content_hash, e.text, r.g, r.v
-    from english e, roles r
-    where not exists (
-        select 1 from previous p
-        where p.content_hash = e.content_hash and p.status <> 'failed'
-          and p.generator_model = r.g.model and p.generator_version = r.g.prompt_version
-          and p.verifier_model = r.v.model and p.verifier_version = r.v.prompt_version
-    )
-    order by hash(e.content_hash)
-    limit {{ var('l4_max_llm_calls') }}
-),
-
-synthesized as materialized (
-    select *, th_judge(text, {{ generator_config('l4_generator') }}, (select count(*) from todo)) as s
-    from todo
-),
-
-parsed as (
-    select *, th_parse_qa(s.raw) as qa from synthesized
-),
-
-asked as materialized (
-    select *,
-        case when qa is not null
-             then th_ask(text, qa.question, {{ generator_config('l4_verifier') }}, (select count(*) from parsed where qa is not null))
-        end as a
-    from parsed
-),
-
-checked as (
-    select *,
-        case when qa is not null and a.status = 'ok' then th_answer_agreement(qa.answer, a.raw) end as agreement,
-        coalesce(th_evidence_in_source(qa.evidence, text), false) as evidence_in_source
-    from asked
-),
+{{ l4_qa_ctes(var('engine') == 'ray') }},
 
 fresh as (
     select
