@@ -12,7 +12,9 @@ on the grown label set and rescore every text on purpose: that build is exempt f
 its record says which classifiers it replaced, and it accepts the score drift its gates then find
 (`--accept-drift`), as a user making that change would. L3 and L4 make no LLM call (their budgets are 0),
 so those tiers change by deterministic repairs and extracted facts only: the benchmark measures
-storage, not generation. Every `tierhouse build` runs in its own process.
+storage, not generation. Every `tierhouse build` runs in its own process. Last, a fresh lake ingests
+the same documents in the same order and builds once: the maintained lake's ratio to it is what the
+churn cost beyond the content it added.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,6 +106,19 @@ def ingest_jsonl(files: dict[str, list[Path]], settings) -> int:
                for name, paths in files.items())  # fmt: skip
 
 
+def one_shot(home: Path, arrivals: list[tuple[Callable, dict[str, list[Path]]]], variables: dict) -> int:
+    """Bytes of a lake that ingests every round's documents (in the rounds' order) and builds once:
+    what the churned lake's content alone takes, so its ratio to the maintained lake is the overhead."""
+    from warehouse.config import load_settings
+
+    os.environ["TIERHOUSE_HOME"] = str(home)
+    settings = load_settings()
+    for ingest, files in arrivals:
+        ingest(files, settings)
+    build(home, variables)
+    return lake_bytes(home)
+
+
 def record(settings, build_id: int) -> dict:
     from warehouse.builds import list_builds
     from warehouse.catalog import open_catalog
@@ -136,10 +152,12 @@ def main() -> None:
         one_build = lake_bytes(home)
         print(f"build 1: {docs:,} documents, {full:.1f} s, lake {one_build / 1e6:.1f} MB", file=sys.stderr, flush=True)
         sample = 32  # dbt_project.yml's l2_llm_sample
-        rows = []
+        rows, arrivals = [], [(ingest_all, base)]
         for round_no, new in enumerate(slices(held, args.builds), start=1):
+            mirrored = copies(settings, work, round_no, docs * 4 // 1000, docs * 2 // 1000)
+            arrivals += [(ingest_all, new), (ingest_jsonl, mirrored)]
             added = ingest_all(new, settings)
-            added += ingest_jsonl(copies(settings, work, round_no, docs * 4 // 1000, docs * 2 // 1000), settings)
+            added += ingest_jsonl(mirrored, settings)
             relabel = args.judges and round_no == args.relabel_at
             sample = sample * 3 // 2 if relabel else sample
             seconds = build(
@@ -153,6 +171,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "warehouse.cli", "maintain", "--keep-builds", str(args.keep_builds),
                         "--grace-minutes", "0"], env=env, check=True, capture_output=True)  # fmt: skip
         after = lake_bytes(home)
+        oneshot = one_shot(work / "oneshot", arrivals, {**no_generation, "l2_llm_sample": sample})
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"machine: {machine}; date: {datetime.now(UTC):%Y-%m-%d}")
@@ -172,6 +191,8 @@ def main() -> None:
     print(f"lake after one build {one_build / 1e6:.1f} MB; after {args.builds + 1} builds {before / 1e6:.1f} MB "
           f"({before / one_build:.2f}x); after maintain --keep-builds {args.keep_builds} "
           f"{after / 1e6:.1f} MB ({after / one_build:.2f}x)")  # fmt: skip
+    print(f"the same documents ingested in the same order and built once: {oneshot / 1e6:.1f} MB; the maintained "
+          f"lake is {after / oneshot:.2f}x that")  # fmt: skip
 
 
 if __name__ == "__main__":
