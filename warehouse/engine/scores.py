@@ -13,7 +13,6 @@ calling the UDFs. A killed job leaves its committed results behind: the next run
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -144,7 +143,8 @@ class RayScoring:
 
     def _job(self, todo: list[str], scorer: str | Scorer, operator: str, version: str, counter: str,
              spread: bool = False) -> Job:  # fmt: skip
-        """Score ``todo``'s texts; ``spread``: cut batches so that every actor gets a share (LLM calls are slow)."""
+        """Score ``todo``'s texts; ``spread``: cut them into one block and one batch per actor, so that every
+        actor gets a share (LLM calls are slow; read blocks would bundle unevenly)."""
         import ray
 
         documents = chosen_documents(self.con, todo)
@@ -153,7 +153,10 @@ class RayScoring:
             table_identifier=L1_CLEAN.name, catalog_kwargs=self.catalog_kwargs, snapshot_id=snapshot
         ).select_columns(["doc_id", "content_hash", "text"])
         texts = texts.map_batches(only_todo, fn_kwargs={"column": "doc_id", "todo": documents}, batch_format="pyarrow")
-        batch = min(self.pool.chunk_rows, math.ceil(len(todo) / self.pool.actors)) if spread else None
+        batch = None
+        if spread:  # even blocks; a batch no larger than the smallest, so that no task bundles two blocks
+            texts = texts.repartition(self.pool.actors)
+            batch = max(1, min(self.pool.chunk_rows, len(todo) // self.pool.actors))
         kwargs = {"catalog_kwargs": self.catalog_kwargs, "scorer": scorer, "operator": operator, "version": version}
         return Job(texts, ScoringActor, kwargs, counter, batch)
 
