@@ -1,6 +1,7 @@
-"""The Ray Data engine (dbt var engine: ray) on a local Ray instance over real Iceberg tables.
+"""The Ray Data engine (dbt var engine: ray) on a Ray cluster of two nodes over real Iceberg tables.
 
-One Ray instance (two CPUs, so two actors) serves the module; the lake holds real handbook pages.
+One cluster serves the module: a head and a worker node on this machine, each its own raylet and object
+store, reached by address as a remote cluster is; the lake holds real handbook pages.
 """
 
 from __future__ import annotations
@@ -42,9 +43,17 @@ CHUNK = 20
 
 @pytest.fixture(scope="module")
 def ray_instance():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray.get_runtime_context().gcs_address
+    """Two nodes of two logical CPUs (an actor's half and a read task's whole one fit on either); its address."""
+    from ray.cluster_utils import Cluster
+
+    node = {"num_cpus": 2, "object_store_memory": 300 * 2**20}
+    cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
+    cluster.add_node(**node)
+    ray.init(address=cluster.address, log_to_driver=False)
+    assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+    yield cluster.address
     ray.shutdown()
+    cluster.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +112,9 @@ def test_ray_l1_rows_equal_the_in_process_rows(lake):
     ray_stats = model["operators"]["ray"]
     documents = len(in_process)
     assert documents > 250 and ray_stats["measured"] == documents
-    assert ray_stats["workers"] >= 2  # both actors took batches
+    assert ray_stats["workers"] >= 2 and ray_stats["nodes"] == 2  # both actors took batches, one on each node
+    nodes = "SELECT count(DISTINCT split_part(worker, '@', 2)) FROM ops.measures WHERE operator = 'l1_extract'"
+    assert query(lake, nodes) == [(2,)]
     assert ray_stats["chunks"] >= documents // 40
     assert _extractions(lake) == (documents, documents)
     # every English text's rules ran on Ray, none in process: the model raises on a missing verdict

@@ -50,7 +50,7 @@ DEFAULT_POOL = Pool()
 class JobStats:
     """What one run did: inputs done per kind (documents measured, texts judged again, signed, scored by a
     judge or by a distilled classifier, sent to an editor, a generator or a verifier), chunks committed,
-    actors that worked."""
+    actors that worked (:func:`worker_name`) and on how many nodes."""
 
     measured: int = 0
     rejudged: int = 0
@@ -64,7 +64,9 @@ class JobStats:
 
     def summary(self) -> dict[str, Any]:
         done = {k: getattr(self, k) for k in ("measured", "rejudged", "signed", "judged", "classified", "generated")}
-        return {**done, "chunks": self.chunks, "workers": len(self.workers), "seconds": round(self.seconds, 2)}
+        nodes = len({node_of(w) for w in self.workers})
+        return {**done, "chunks": self.chunks, "workers": len(self.workers), "nodes": nodes,
+                "seconds": round(self.seconds, 2)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,19 @@ def only_todo(batch: pa.Table, column: str, todo: pa.Array) -> pa.Table:
     return batch.filter(pc.is_in(batch.column(column), value_set=todo))
 
 
+def worker_name() -> str:
+    """``host:pid@node`` of the calling Ray worker: the node (the start of Ray's node id) tells the nodes of
+    a cluster apart even where they share a host name."""
+    import ray
+
+    return f"{socket.gethostname()}:{os.getpid()}@{ray.get_runtime_context().get_node_id()[:12]}"
+
+
+def node_of(worker: str) -> str:
+    """The node part of a :func:`worker_name`."""
+    return worker.rpartition("@")[2]
+
+
 class ChunkWriter:
     """Base of the engine's actors: opens the target table once, writes each batch's results as one file."""
 
@@ -102,7 +117,7 @@ class ChunkWriter:
         kwargs = dict(catalog_kwargs)
         self.table = load_catalog(kwargs.pop("name"), **kwargs).load_table(target.name)
         self.schema = target.schema
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.worker = worker_name()
 
     def chunk(self, rows: pa.Table, inputs: int) -> pa.Table:
         """Write ``rows`` (none: no file) and say what the driver commits: path, rows, inputs done, worker."""
