@@ -44,8 +44,8 @@ if WORKER:
 # Seconds each heavy module took on the 2-core CI machine (--durations). Workers take whole modules
 # in collection order, so the heaviest go first: a long module started last would run on alone.
 MODULE_SECONDS = {
-    "test_corpus_lake.py": 340, "test_scorers.py": 330, "test_scores_build.py": 250, "test_refine_build.py": 230,
-    "test_build.py": 210, "test_ray_engine.py": 190, "test_gates.py": 190, "test_shared_lake.py": 170,
+    "test_ray_engine.py": 560, "test_corpus_lake.py": 340, "test_scorers.py": 330, "test_scores_build.py": 250,
+    "test_refine_build.py": 230, "test_build.py": 210, "test_gates.py": 190, "test_shared_lake.py": 170,
     "test_bounded_memory.py": 170, "test_heuristics_parity.py": 140, "test_l1_build.py": 140, "test_maintain.py": 120,
     "test_build_lock.py": 110, "test_time_travel.py": 90, "test_evaluate.py": 90, "test_durability.py": 70,
     "test_report.py": 60, "test_export.py": 50,  # report: plus a minute where chromium is installed

@@ -14,8 +14,10 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from local_http import LocalHTTPServer
 
 FAULTS = ("timeout", "http_500", "junk_json", "reset", "http_429")
 
@@ -36,7 +38,7 @@ class ProxyLog:
         return self.outcomes.count(outcome)
 
 
-class FaultProxy:
+class FaultProxy(LocalHTTPServer):
     """``with FaultProxy(upstream, fault_rate=0.3) as proxy: proxy.url`` -> ``http://127.0.0.1:<port>/v1``."""
 
     def __init__(
@@ -54,12 +56,7 @@ class FaultProxy:
         self.random_lock = threading.Lock()
         self.faults_drawn = 0
         self.log = ProxyLog()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        super().__init__()
 
     def _draw(self) -> str | None:
         """Whether this request gets a fault (seeded, at ``fault_rate``); the kinds take turns."""
@@ -119,11 +116,3 @@ class FaultProxy:
                     proxy.log.add("forwarded")
 
         return Handler
-
-    def __enter__(self) -> FaultProxy:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -13,8 +13,9 @@ import hashlib
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
+from local_http import LocalHTTPServer
 from stand_ins import edu_estimate, tidy
 
 
@@ -36,25 +37,25 @@ def answer(system: str, user: str) -> str:
     first = _first_sentence(_source(user).split("\n\nWrite one question")[0])
     short = " ".join(first.split()[:3])
     if "study questions" in system:
-        return f"Question: How does the text begin?\nAnswer: {short}\nEvidence: {first}"
+        tag = hashlib.md5(first.encode()).hexdigest()[:6]  # a question of its own per text, as an LLM's would be
+        return f"Question: How does text {tag} begin?\nAnswer: {short}\nEvidence: {first}"
     if "answer questions" in system:
         text = _source(user).split("\n\nQuestion:")[0]
         return "I cannot tell." if int(hashlib.md5(text.encode()).hexdigest(), 16) % 3 == 0 else short
     return "unknown prompt"
 
 
-class ScriptedLLM:
+class ScriptedLLM(LocalHTTPServer):
     """``with ScriptedLLM() as llm:`` serves on a free local port; ``llm.config`` is the dbt var ``llm``."""
 
     def __init__(self) -> None:
         self.requests = 0
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        super().__init__()
 
     @property
     def config(self) -> dict[str, object]:
-        url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        return {"backend": "openai", "model": "scripted", "base_url": url, "concurrency": 2, "max_attempts": 2}
+        return {"backend": "openai", "model": "scripted", "base_url": self.url, "concurrency": 2, "max_attempts": 2}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         scripted = self
@@ -81,11 +82,3 @@ class ScriptedLLM:
                 self.wfile.write(body)
 
         return Handler
-
-    def __enter__(self) -> ScriptedLLM:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()

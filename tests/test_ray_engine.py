@@ -354,7 +354,7 @@ EDITS = "SELECT content_hash, editor, model, prompt_version, output, status FROM
 QA = "SELECT qa_key, question, answer, evidence, second_answer, status, verdict, confidence FROM ops.qa"
 
 
-def test_ray_edits_and_qa_equal_the_in_process_calls(lake):
+def test_ray_edits_and_qa_equal_the_in_process_calls(lake, ray_instance):
     """ops.edits' editor and ops.qa's generator then verifier, called on Ray through an OpenAI-compatible
     server, give the rows the in-process calls gave; the next build calls only texts not called yet."""
     with ScriptedLLM() as llm:
@@ -370,13 +370,15 @@ def test_ray_edits_and_qa_equal_the_in_process_calls(lake):
             catalog.load_table(table).delete(AlwaysTrue())
 
         before = llm.requests
-        ray_vars = json.dumps({**variables, "engine": "ray"})
+        ray_vars = json.dumps({**variables, "engine": "ray", "ray_address": ray_instance})
         outcome = run_build(lake, select=["edits", "qa"], variables=ray_vars, quiet=True)
         assert outcome.success
-        verified = sum(1 for row in pairs if row[3] is not None)  # pairs that parsed went to the verifier
-        calls = len(edits) + len(pairs) + verified
+        parsed = sum(1 for row in pairs if row[1] is not None)  # pairs that parsed went to the verifier
+        calls = len(edits) + len(pairs) + parsed
         models = outcome.record["models"]
         assert models["edits"]["operators"]["ray"]["generated"] + models["qa"]["operators"]["ray"]["generated"] == calls
+        # each call is one job cut into a batch per actor: the verifier's questions too, not a job each
+        assert models["edits"]["operators"]["ray"]["chunks"] == 2 and models["qa"]["operators"]["ray"]["chunks"] <= 4
         assert llm.requests - before == calls
         assert set(query(lake, EDITS)) == edits and set(query(lake, QA)) == pairs
         # the next build takes the budget's next texts, and calls none of those called before

@@ -52,6 +52,7 @@ asked as materialized (
     from parsed p
     left join {{ measured_scores('th_ask') }} m
       on p.qa is not null and m.content_hash = p.content_hash and m.version = {{ ask_key('p.v', 'p.qa.question') }}
+    where p.qa is null or m.r is not null  -- a pair with no answer yet is not decided: the next build asks
     {%- else %}
     select *,
         case when qa is not null

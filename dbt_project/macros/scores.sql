@@ -103,7 +103,8 @@ sample as (
   concat_ws(chr(31), {{ id }}.name, {{ id }}.model, {{ id }}.prompt_version)
 {%- endmacro %}
 
-{#- The latest result per (text, version) of a scoring operator the Ray job ran, shaped as th_judge's. -#}
+{#- The latest usable result per (text, version) of a scoring operator the Ray job ran (a failed one only
+    when none is usable, as the job's to-do list decides), shaped as th_judge's. -#}
 {% macro measured_scores(operator) -%}
   (select input_hash as content_hash, version,
           struct_pack(status := status, score := score, label := label, raw := raw, error := error,
@@ -111,5 +112,5 @@ sample as (
                       tokens_out := tokens_out, seconds := backend_seconds) as r
    from {{ source('ops', 'measures') }}
    where operator = '{{ operator }}'
-   qualify row_number() over (partition by input_hash, version order by measured_at desc) = 1)
+   qualify row_number() over (partition by input_hash, version order by status = 'failed', measured_at desc) = 1)
 {%- endmacro %}

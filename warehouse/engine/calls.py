@@ -13,7 +13,7 @@ texts are computed by the model (repairs, parsed questions) rather than stored i
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -48,8 +48,6 @@ def run_calls(
     catalog_kwargs: dict[str, str],
     plan: CallsPlan,
     pool: Pool = DEFAULT_POOL,
-    *,
-    on_chunk: Callable[[JobStats], None] | None = None,
 ) -> JobStats:
     """Make every call of ``plan`` that has no usable result yet; Ray must be connected
     (:func:`warehouse.engine.job.connect`)."""
@@ -59,17 +57,18 @@ def run_calls(
     for call in plan.calls:
         rows = unfinished(con, f"{plan.ctes} {call.query}", call.operator)
         jobs = []
-        for key in rows.group_by(["config", "version"]).aggregate([]).to_pylist():  # one job per LLM and prompt
-            config, version = key["config"], key["version"]
-            mine = rows.filter((pc.field("config") == config) & (pc.field("version") == version))
-            columns = [c for c in ("content_hash", "text", "question") if c in mine.column_names]
-            kwargs = {"catalog_kwargs": catalog_kwargs, "scorer": config, "operator": call.operator, "version": version}
+        # one job per LLM, so that each actor loads it once; the rows carry their versions (a verifier's
+        # differs per question)
+        for config in pc.unique(rows.column("config")).to_pylist():
+            mine = rows.filter(pc.field("config") == config)
+            columns = [c for c in ("content_hash", "version", "text", "question") if c in mine.column_names]
+            kwargs = {"catalog_kwargs": catalog_kwargs, "scorer": config, "operator": call.operator}
             batch = min(pool.chunk_rows, math.ceil(mine.num_rows / pool.actors))
             # one block per batch: Ray hands a block to one actor whole, whatever the batch size
             blocks = [mine.select(columns).slice(start, batch) for start in range(0, mine.num_rows, batch)]
             jobs.append(Job(ray.data.from_arrow(blocks), ScoringActor, kwargs, "generated", batch))
         if jobs:
             label = f"Ray: LLM calls ({call.operator})"
-            run_jobs(catalog, MEASURES, jobs, rows.num_rows, pool, label=label, on_chunk=on_chunk, stats=stats)
+            run_jobs(catalog, MEASURES, jobs, rows.num_rows, pool, label=label, stats=stats)
             register_table(con, catalog, MEASURES)  # the next call's query reads what this one committed
     return stats

@@ -13,7 +13,7 @@ calling the UDFs. A killed job leaves its committed results behind: the next run
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,12 +42,15 @@ class ScoresPlan:
 
 
 class ScoringActor(ChunkWriter):
-    """Score batches of ``(content_hash, text[, question])`` and write them as ``operator`` rows of ``version``.
+    """Score batches of ``(content_hash, text[, question][, version])`` and write them as ``operator`` rows of
+    ``version`` (or of each row's own, a verifier's: one per question).
 
     ``scorer`` is a judge's config JSON (the actor loads the LLM from it, once) or a scorer object
     (a distilled classifier, shipped by the driver)."""
 
-    def __init__(self, catalog_kwargs: dict[str, str], scorer: str | Scorer, operator: str, version: str) -> None:
+    def __init__(
+        self, catalog_kwargs: dict[str, str], scorer: str | Scorer, operator: str, version: str | None = None
+    ) -> None:
         super().__init__(catalog_kwargs, MEASURES)
         self.scorer = scorer_config.judge(scorer) if isinstance(scorer, str) else scorer
         self.operator, self.version = operator, version
@@ -59,10 +62,13 @@ class ScoringActor(ChunkWriter):
         else:
             scores = self.scorer.score(texts)
         now = datetime.now(UTC)
+        hashes = batch.column("content_hash").to_pylist()
+        own = "version" in batch.column_names
+        versions = batch.column("version").to_pylist() if own else [self.version] * len(hashes)
         rows = [
-            {**_columns(score), "input_hash": content_hash, "operator": self.operator, "version": self.version,
+            {**_columns(score), "input_hash": content_hash, "operator": self.operator, "version": version,
              "worker": self.worker, "measured_at": now}
-            for content_hash, score in zip(batch.column("content_hash").to_pylist(), scores, strict=True)
+            for content_hash, version, score in zip(hashes, versions, scores, strict=True)
         ]  # fmt: skip
         return self.chunk(pa.Table.from_pylist(rows, self.schema), batch.num_rows)
 
@@ -107,23 +113,23 @@ def chosen_documents(con: duckdb.DuckDBPyConnection, hashes: list[str]) -> pa.Ar
 @dataclass
 class RayScoring:
     """Run the judges, then the classifiers, of ``plan`` on Ray. Ray must be connected
-    (:func:`warehouse.engine.job.connect`); ``on_chunk`` runs after each committed chunk."""
+    (:func:`warehouse.engine.job.connect`)."""
 
     con: duckdb.DuckDBPyConnection
     catalog: Catalog
     catalog_kwargs: dict[str, str]
     plan: ScoresPlan
     pool: Pool = DEFAULT_POOL
-    on_chunk: Callable[[JobStats], None] | None = None
 
     def run(self) -> JobStats:
         stats = JobStats()
         jobs, total = [], 0
         for name in self.plan.scorers:
-            (config, scorer) = self.con.execute(f"{self.plan.ctes} SELECT config, id FROM {name}_judge").fetchone()
-            todo = pending(self.con, self.plan, f"{name}_todo", JUDGE, ScorerId(**scorer).key)
+            (config, judge) = self.con.execute(f"{self.plan.ctes} SELECT config, id FROM {name}_judge").fetchone()
+            key = ScorerId(**judge).key
+            todo = pending(self.con, self.plan, f"{name}_todo", JUDGE, key)
             if todo:
-                jobs.append(self._job(todo, config, JUDGE, ScorerId(**scorer).key, "judged", spread=True))
+                jobs.append(self._job(todo, config, JUDGE, key, "judged", spread=True))
                 total += len(todo)
         self._run(jobs, total, "Ray: LLM judges", stats)
         jobs, total = [], 0
@@ -143,8 +149,8 @@ class RayScoring:
 
     def _job(self, todo: list[str], scorer: str | Scorer, operator: str, version: str, counter: str,
              spread: bool = False) -> Job:  # fmt: skip
-        """Score ``todo``'s texts; ``spread``: cut them into one block and one batch per actor, so that every
-        actor gets a share (LLM calls are slow; read blocks would bundle unevenly)."""
+        """Score ``todo``'s texts; ``spread``: cut them into one even block per actor, so that every actor gets a
+        share (LLM calls are slow; the blocks as read would bundle unevenly into tasks)."""
         import ray
 
         documents = chosen_documents(self.con, todo)
@@ -162,6 +168,6 @@ class RayScoring:
 
     def _run(self, jobs: list[Job], total: int, label: str, stats: JobStats) -> JobStats:
         if jobs:
-            run_jobs(self.catalog, MEASURES, jobs, total, self.pool, label=label, on_chunk=self.on_chunk, stats=stats)
+            run_jobs(self.catalog, MEASURES, jobs, total, self.pool, label=label, stats=stats)
             register_table(self.con, self.catalog, MEASURES)  # the model's CTEs read what was committed
         return stats
