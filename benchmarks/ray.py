@@ -1,6 +1,13 @@
-"""L1's operators in one process against the same operators as a Ray Data job, on the same documents.
+"""L1's operators (or an LLM judge) in one process against the same calls as a Ray Data job, on the same
+documents.
 
     PYTHONPATH=. .venv/bin/python benchmarks/ray.py [--languages 6] [--chunk-rows 100] [--cpus 2]
+    PYTHONPATH=. .venv/bin/python benchmarks/ray.py --judge 40
+
+``--judge N``: the edu judge (SmolLM2-135M on llama.cpp) on the first N English handbook texts, in
+process (one model, every core's thread) and as ``ScoringActor`` batches on ``--actors`` actors (one
+model each, the cores' threads shared out among them), one even batch per actor, committed to
+``ops.measures`` as a Ray build does; the two must give the same scores.
 
 Documents: Debian handbook pages of the first ``--languages`` languages (127 pages each). Both sides
 run extraction, language ID and, on English texts, the quality rules through ``udfs.registry.apply``,
@@ -51,12 +58,66 @@ def in_process(con, plan, chunk_rows: int) -> tuple[float, int]:
     return time.perf_counter() - started, batches
 
 
+EDU = '{"prompt": "edu", "version": "v1", "llm": {"backend": "llamacpp", "model": "smollm2-135m-instruct"}}'
+
+
+def judge_case(con, catalog, catalog_kwargs: dict[str, str], texts: int, actors: int, cpus: int) -> dict:
+    """The edu judge over ``texts`` English texts in process, then on Ray: seconds, texts per second, equality."""
+    import itertools
+    import math
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import ray
+
+    from udfs.registry import apply
+    from udfs.scorers.config import judge
+    from warehouse.engine.job import Job, Pool, run_jobs
+    from warehouse.engine.scores import ScoringActor
+    from warehouse.tables import MEASURES, ensure_table
+
+    pages = con.execute("SELECT content, content_type FROM tiers.l0_raw ORDER BY doc_id").to_arrow_table()
+    extracted = pc.struct_field(apply("th_extract", pages.column("content"), pages.column("content_type")), "text")
+    languages = [lang["language"] for lang in apply("th_language", extracted).to_pylist()]
+    pairs = zip(extracted.to_pylist(), languages, strict=True)
+    english = list(itertools.islice((t for t, lang in pairs if lang == "en" and len(t) > 500), texts))
+    hashes = [str(h) for h in apply("th_content_hash", pa.array(english)).to_pylist()]
+    batch = math.ceil(len(english) / actors)
+
+    started = time.perf_counter()
+    local = [s.score for s in judge(EDU).score(english)]
+    local_s = time.perf_counter() - started
+
+    os.environ["TIERHOUSE_LLM_THREADS"] = str(max(1, cpus // actors))  # the actors share the cores
+    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+    ensure_table(catalog, MEASURES)
+    table = pa.table({"content_hash": hashes, "text": english})
+    blocks = [table.slice(start, batch) for start in range(0, len(english), batch)]
+    kwargs = {"catalog_kwargs": catalog_kwargs, "scorer": EDU, "operator": "th_judge", "version": "bench"}
+    job = Job(ray.data.from_arrow(blocks), ScoringActor, kwargs, "judged", batch)
+    stats = run_jobs(catalog, MEASURES, [job], len(english), Pool(batch, actors), label="Ray: edu judge")
+    ray.shutdown()
+    measured = dict(con.execute(
+        "SELECT input_hash, score FROM iceberg_scan(?) WHERE version = 'bench'",
+        [catalog.load_table(MEASURES.name).metadata_location],
+    ).fetchall())  # fmt: skip
+    same = all(s is None or abs(measured[h] - s) < 1e-9 for h, s in zip(hashes, local, strict=True))
+    return {
+        "texts": len(english), "actors": actors, "threads_per_actor": max(1, cpus // actors),
+        "in_process_s": round(local_s, 2), "in_process_texts_per_s": round(len(english) / local_s, 3),
+        "ray_job_s": round(stats.seconds, 2), "ray_texts_per_s": round(len(english) / stats.seconds, 3),
+        "ray_vs_in_process": round(local_s / stats.seconds, 2), "ray_workers": len(stats.workers),
+        "same_scores": same,
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", type=int, default=6)
     parser.add_argument("--chunk-rows", type=int, default=100)
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--actors", type=int, default=2)
+    parser.add_argument("--judge", type=int, metavar="N", help="time the edu judge on N English texts instead")
     args = parser.parse_args()
 
     import ray
@@ -77,6 +138,11 @@ def main() -> None:
         ingest([root / language], "debian_handbook", settings=settings)
     lake = connect(settings)
     (documents,) = lake.execute("SELECT count(*) FROM tiers.l0_raw").fetchone()
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    if args.judge:
+        case = judge_case(lake.con, lake.catalog, catalog_kwargs(settings), args.judge, args.actors, args.cpus)
+        print(json.dumps({"date": datetime.now(UTC).date().isoformat(), "machine": machine, **case}, indent=2))
+        return
     plan = default_plan()
 
     local_s, batches = in_process(lake.con, plan, args.chunk_rows)
@@ -99,7 +165,7 @@ def main() -> None:
         json.dumps(
             {
                 "date": datetime.now(UTC).date().isoformat(),
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+                "machine": machine,
                 "documents": documents,
                 "batches": batches,
                 "chunk_rows": args.chunk_rows,
