@@ -281,9 +281,10 @@ def test_ray_refuses_what_it_does_not_run(lake):
     assert query(lake, "SELECT count(*) FROM ops.builds WHERE status = 'success'") == [(3,)]
 
 
-#: two judges (a score, a label) label 12 texts each; classifiers distilled from them score the rest
-SCORING = {"l2_judges": {"edu": "v1", "domain": "v1"}, "l2_perplexity": None, "l2_llm_sample": 12,
-           "l2_max_llm_calls": 12, "l2_distill_min_labels": 10, "ray_chunk_rows": 40}  # fmt: skip
+#: two judges (a score, a label) and perplexity label 12 texts each; classifiers distilled from them score the rest
+SCORING = {"l2_judges": {"edu": "v1", "domain": "v1"}, "l2_llm_sample": 12, "l2_max_llm_calls": 12,
+           "l2_perplexity": {"model": "gemma-3-270m", "version": "v1", "max_tokens": 64},
+           "l2_distill_min_labels": 10, "ray_chunk_rows": 40}  # fmt: skip
 SCORES = "SELECT content_hash, scorer, model, prompt_version, status, score, label FROM ops.scores"
 
 
@@ -293,7 +294,7 @@ def _scores(settings) -> dict[tuple, tuple]:
 
 
 def test_ray_scores_equal_the_in_process_scores(lake, ray_instance, tmp_path):
-    """ops.scores with engine: ray (judges on Ray, classifiers distilled on the driver and applied on Ray)
+    """ops.scores with engine: ray (judges and perplexity on Ray, classifiers distilled on the driver, applied on Ray)
     equals the in-process scores of the same texts, though its first build was killed mid-judging: the next
     build judges only what the killed one had not committed, and a rebuild calls nothing."""
     assert run_build(lake, select=["scores"], variables=json.dumps(SCORING), quiet=True).success
@@ -308,9 +309,9 @@ def test_ray_scores_equal_the_in_process_scores(lake, ray_instance, tmp_path):
     outcome = run_build(lake, select=["scores"], variables=ray_vars, quiet=True)
     assert outcome.success
     stats = outcome.record["models"]["scores"]["operators"]["ray"]
-    judged = {k: v for k, v in in_process.items() if k[1] in ("edu", "domain")}
+    judged = {k: v for k, v in in_process.items() if k[1] in ("edu", "domain", "perplexity")}
     distilled = {k: v for k, v in in_process.items() if k[1].endswith("-distilled")}
-    assert len(judged) == 24 and len(distilled) > 100 and 0 < committed < len(judged)
+    assert len(judged) == 36 and len(distilled) > 100 and 0 < committed < len(judged)
     assert stats["judged"] == len(judged) - committed and stats["classified"] == len(distilled)
     # each judge's pool cut its texts into one block per actor, and both actors took one (for the judge
     # the killed build had begun, its workers count too)
