@@ -7,7 +7,8 @@ documents.
 ``--judge N``: the edu judge (SmolLM2-135M on llama.cpp) on the first N English handbook texts, in
 process (one model, every core's thread) and as ``ScoringActor`` batches on ``--actors`` actors (one
 model each, the cores' threads shared out among them), one even batch per actor, committed to
-``ops.measures`` as a Ray build does; the two must give the same scores.
+``ops.measures`` as a Ray build does; ``same_scores`` compares the two (not guaranteed: llama.cpp's
+score of a text can depend on what the model evaluated before it in the same process, RESULTS.md).
 
 Documents: Debian handbook pages of the first ``--languages`` languages (127 pages each). Both sides
 run extraction, language ID and, on English texts, the quality rules through ``udfs.registry.apply``,
@@ -74,6 +75,7 @@ def judge_case(con, catalog, catalog_kwargs: dict[str, str], texts: int, actors:
     from udfs.scorers.config import judge
     from warehouse.engine.job import Job, Pool, run_jobs
     from warehouse.engine.scores import ScoringActor
+    from warehouse.query import register_table
     from warehouse.tables import MEASURES, ensure_table
 
     pages = con.execute("SELECT content, content_type FROM tiers.l0_raw ORDER BY doc_id").to_arrow_table()
@@ -97,10 +99,8 @@ def judge_case(con, catalog, catalog_kwargs: dict[str, str], texts: int, actors:
     job = Job(ray.data.from_arrow(blocks), ScoringActor, kwargs, "judged", batch)
     stats = run_jobs(catalog, MEASURES, [job], len(english), Pool(batch, actors), label="Ray: edu judge")
     ray.shutdown()
-    measured = dict(con.execute(
-        "SELECT input_hash, score FROM iceberg_scan(?) WHERE version = 'bench'",
-        [catalog.load_table(MEASURES.name).metadata_location],
-    ).fetchall())  # fmt: skip
+    register_table(con, catalog, MEASURES)
+    measured = dict(con.execute("SELECT input_hash, score FROM ops.measures WHERE version = 'bench'").fetchall())
     same = all(s is None or abs(measured[h] - s) < 1e-9 for h, s in zip(hashes, local, strict=True))
     return {
         "texts": len(english), "actors": actors, "threads_per_actor": max(1, cpus // actors),
