@@ -4,6 +4,7 @@ exports of kept builds stay byte-identical, and the next build is still incremen
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import orjson
 import pyarrow as pa
@@ -15,7 +16,7 @@ from warehouse.catalog import open_catalog
 from warehouse.cli import main
 from warehouse.export.dataset import Mixture, export_stage
 from warehouse.ingest import ingest
-from warehouse.maintenance.compaction import compact, content_snapshot
+from warehouse.maintenance.compaction import compact, content_snapshot, holder
 from warehouse.maintenance.files import table_bytes
 from warehouse.tables import ALL_TABLES, ensure_table
 
@@ -70,7 +71,9 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
     before_rows, before_current = _tagged_rows(settings), _current_rows(settings)
     before_files = _files(settings)
     before_bytes = sum(table_bytes(ensure_table(catalog, t)) for t in ALL_TABLES)
-    l0_snapshots = len(catalog.load_table("tiers.l0_raw").snapshots())
+    l0 = catalog.load_table("tiers.l0_raw")
+    l0_snapshots, l0_input = len(l0.snapshots()), l0.metadata.current_snapshot_id  # L1 read this one
+    l0_files = {t.file.file_path.removeprefix("file://") for t in l0.scan().plan_files()}
     dry = CliRunner().invoke(main, [*home, "maintain", "--keep-builds", "1", "--grace-minutes", "0", "--dry-run",
                                     "--json"])  # fmt: skip
     assert dry.exit_code == 0, dry.output
@@ -100,6 +103,10 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
     current = _current_rows(settings)
     assert all(current[name] == rows for name, rows in before_current.items() if name != "ops.builds")
     assert len(catalog.load_table("tiers.l0_raw").snapshots()) < l0_snapshots
+    # the packed copy stands in for the snapshot L1 last read, so that one expired with its small files
+    l0 = catalog.load_table("tiers.l0_raw")
+    assert l0.snapshot_by_id(l0_input) is None and holder(l0, l0_input) == l0.metadata.current_snapshot_id
+    assert len(l0_files) == 4 and not any(Path(f).exists() for f in l0_files)
     # the kept build exports byte for byte as before, time travel and diff still work
     again = export_stage(
         catalog, "pretrain", Mixture({"l2": 1.0}, None), tmp_path / "e1-again", as_of="build-1", tokens=3_000
@@ -112,6 +119,12 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
     # and the next build finds its inputs where it left them (a compaction is no change): nothing to redo
     outcome = run_build(settings, quiet=True)
     assert outcome.success and outcome.record["models"]["l1_clean"]["status"] == "skipped_unchanged_inputs"
+    # and new documents after it move only themselves, L4 reading L3's compaction as its previous state
+    _ingest_openings(settings, corpus, tmp_path, 50, 4)
+    outcome = run_build(settings, quiet=True)
+    moved = {m: (outcome.record["models"][m]["rows_added"], outcome.record["models"][m]["rows_removed"])
+             for m in ("l1_clean", "l4_knowledge")}  # fmt: skip
+    assert outcome.success and moved["l1_clean"] == (4, 0) and moved["l4_knowledge"][1] == 0
 
 
 def test_compaction_packs_only_the_small_files_of_each_partition(catalog, corpus):
@@ -153,3 +166,11 @@ def test_compaction_packs_only_the_small_files_of_each_partition(catalog, corpus
     assert done.bytes_rewritten == sum(files.values()) - files[large] - files[lone_c]
     assert sorted(table.scan().to_arrow().to_pylist(), key=lambda r: (r["source"], r["text"])) == before
     assert content_snapshot(table, table.metadata.current_snapshot_id) == snapshot
+    # the compaction stands in for the snapshot it packed, before and after that one expires
+    assert holder(table, snapshot) == done.snapshot_to != snapshot
+    table.maintenance.expire_snapshots().by_ids([snapshot]).commit()
+    assert holder(table, snapshot) == done.snapshot_to
+    first = table.snapshots()[0].snapshot_id  # never compacted: it reads itself, until it expires
+    assert holder(table, first) == first
+    table.maintenance.expire_snapshots().by_ids([first]).commit()
+    assert holder(table, first) is None

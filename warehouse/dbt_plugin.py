@@ -31,6 +31,7 @@ from warehouse.engine.job import JobStats, Pool
 from warehouse.export.ledger import record_build_costs
 from warehouse.fingerprint import inputs_seen, is_current
 from warehouse.fuzzy import Signer, deduplicate, mark_near_duplicates, sign_new
+from warehouse.maintenance.compaction import holder
 from warehouse.memory.limits import bound
 from warehouse.memory.steps import StepOutOfMemory, step
 from warehouse.publish import publish, scan_sql, skip_unchanged
@@ -287,6 +288,7 @@ class Plugin(BasePlugin):
         for name in inputs:
             table = self.catalog.load_table(name)
             snapshot = seen.get(name)
+            snapshot = holder(table, snapshot) if snapshot is not None else None  # maintain may have compacted it
             scan = scan_sql(table, snapshot) if snapshot is not None else f"{scan_sql(table)} WHERE false"
             self.conn.execute(f"CREATE OR REPLACE VIEW tierhouse_prev.{name.split('.')[-1]} AS SELECT * FROM {scan}")
 

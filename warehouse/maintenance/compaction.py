@@ -4,13 +4,15 @@ Incremental builds and chunked ingests leave many small files beside the large o
 build. A compaction reads only small files of the current snapshot (one partition at a time), writes
 their rows as fewer files, and swaps the one set for the other in a single overwrite snapshot on
 ``main``. A file an older kept snapshot reads (a kept build tag) is not packed: both copies would stay
-on disk until that snapshot expired. The snapshot compacted from stays until a later run expires it
-(the current build's tag, or the next build's input, still reads it), and its files with it, so a run
-that compacts adds the packed bytes for a while. A run rewrites at most a share of the table's bytes,
-smallest files first: the many small files that incremental builds leave are packed, and a first
-build's large files are not copied again. The snapshot names
-the one it was made from (``tierhouse.compacted-from``); fingerprints follow that name back to the
-snapshot whose content it holds, so a compaction never makes the next build recompute anything.
+on disk until that snapshot expired. A run rewrites at most a share of the table's bytes, smallest
+files first: the many small files that incremental builds leave are packed, and a first build's large
+files are not copied again.
+
+The snapshot names the one it was made from (``tierhouse.compacted-from``). Fingerprints follow that
+name back to the snapshot whose content it holds, so a compaction never makes the next build
+recompute anything; and it stands in for that snapshot wherever the next build would read it
+(``holder``), so the same run can expire the snapshot compacted from and delete the small files. Only
+while a kept build tag still reads that snapshot do the packed bytes stay on disk twice.
 """
 
 from __future__ import annotations
@@ -47,6 +49,19 @@ def content_snapshot(table: Table, snapshot_id: int | None) -> int | None:
             return snapshot_id
         snapshot_id = int(origin)
     return None
+
+
+def holder(table: Table, snapshot_id: int) -> int | None:
+    """The snapshot to read ``snapshot_id``'s rows from: the newest compaction of it, else itself
+    (None once neither is left)."""
+    copies = [
+        s.snapshot_id for s in table.snapshots()
+        if s.summary and COMPACTED_FROM in s.summary.additional_properties
+        and content_snapshot(table, s.snapshot_id) == snapshot_id
+    ]  # fmt: skip
+    if copies:
+        return copies[-1]
+    return snapshot_id if table.snapshot_by_id(snapshot_id) is not None else None
 
 
 def _packable(

@@ -65,12 +65,14 @@ def referenced(table: Table, snapshots: set[int]) -> set[str]:
 
     Earlier metadata files (the metadata log) are not needed to read any snapshot: every reader here
     opens the current one. Each commit writes a whole new one, so they are most of what a lake's
-    history costs; they go like any unreferenced file, once older than the grace period."""
+    history costs; they go like any unreferenced file, once older than the grace period. A manifest's
+    deleted entries name files its snapshot removed, which it does not read: once no kept snapshot
+    reads a file live, it goes too (a compaction's inputs, a copy-on-write's rewritten files)."""
     lists, manifests = _manifests(table, snapshots)
     keep = {_path(table, table.metadata_location)} | {_path(table, uri) for uri in lists}
     for manifest in manifests:
         keep.add(_path(table, manifest.manifest_path))
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
             keep.add(_path(table, entry.data_file.file_path))
     return keep
 

@@ -3,7 +3,8 @@
 Every build tags every tier it wrote (``build-N``), so tags alone would keep everything. Kept are:
 hand tags (any tag that is not ``build-N``); the builds any export used (``ops.exports``); the last
 ``keep_builds`` builds' tags; every branch head (``main``, ``audit``, ``build-lock``); and the input
-snapshots the next incremental build reads (each table's ``tierhouse.inputs-seen``, L0 included).
+snapshots the next incremental build reads (each table's ``tierhouse.inputs-seen``, L0 included), or
+the compaction that stands in for one.
 Every other snapshot expires, and the ``build-N`` tags of builds not kept are removed.
 """
 
@@ -17,6 +18,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from warehouse.fingerprint import SEEN
+from warehouse.maintenance.compaction import holder
 from warehouse.tables import ALL_TABLES, EXPORTS, ensure_table
 
 _BUILD_TAG = re.compile(r"^build-(\d+)$")
@@ -69,26 +71,33 @@ def plan_table(table: Table, name: str, keep_builds: set[int], needed: set[int])
             keep(ref.snapshot_id, ref_name)
         else:
             plan.drop_tags.append(ref_name)
-    for snapshot_id in needed:
-        if table.snapshot_by_id(snapshot_id) is not None:
-            keep(snapshot_id, "read by the next build")
+    for snapshot_id in needed:  # a compaction of it, once there is one, serves as well (its files are fewer)
+        if (readable := holder(table, snapshot_id)) is not None:
+            keep(readable, "read by the next build" if readable == snapshot_id else "next build's input, compacted")
     plan.expire = sorted(s.snapshot_id for s in table.snapshots() if s.snapshot_id not in plan.keep)
     return plan
 
 
-def plan(catalog: Catalog, keep_last: int) -> list[TablePlan]:
-    """Every table's retention plan under the policy in the module docstring."""
+@dataclass(frozen=True)
+class Policy:
+    """What the lake keeps: the builds whose tags stay, and per table the snapshots the next build reads."""
+
+    builds: set[int]
+    needed: dict[str, set[int]]
+
+    def plan(self, table: Table, name: str) -> TablePlan:
+        return plan_table(table, name, self.builds, self.needed.get(name, set()))
+
+
+def policy(catalog: Catalog, keep_last: int) -> Policy:
+    """The policy in the module docstring, as the catalog stands now."""
     tagged: set[int] = set()
     for tdef in ALL_TABLES:
         for ref_name in ensure_table(catalog, tdef).metadata.refs:
             if match := _BUILD_TAG.match(ref_name):
                 tagged.add(int(match.group(1)))
     keep_builds = set(sorted(tagged)[-keep_last:] if keep_last > 0 else []) | exported_builds(catalog)
-    needed = inputs_needed(catalog)
-    return [
-        plan_table(ensure_table(catalog, tdef), tdef.name, keep_builds, needed.get(tdef.name, set()))
-        for tdef in ALL_TABLES
-    ]
+    return Policy(keep_builds, inputs_needed(catalog))
 
 
 def apply(table: Table, table_plan: TablePlan) -> None:

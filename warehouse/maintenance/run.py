@@ -66,18 +66,23 @@ def maintain(
     """
     report = Report(dry_run)
     with BuildLock(catalog, purpose="maintain"):
-        plans = {p.table: p for p in retention.plan(catalog, keep_builds)}
+        rules = retention.policy(catalog, keep_builds)
         for tdef in ALL_TABLES:
-            table_plan = plans[tdef.name]
             table = ensure_table(catalog, tdef)
+            table_plan = rules.plan(table, tdef.name)
             before = files.table_bytes(table)
-            compacted = None
+            expired, dropped, compacted = list(table_plan.expire), table_plan.drop_tags, None
             if not dry_run:
                 retention.apply(table, table_plan)
                 table = catalog.load_table(tdef.name)
                 compacted = compaction.compact(table, tdef.name, compact_below, compact_min_files, compact_share,
                                                files.read_elsewhere(table))  # fmt: skip
                 table = catalog.load_table(tdef.name)
+                if compacted is not None:  # it stands in for the snapshot it packed, if only the next build read that
+                    table_plan = rules.plan(table, tdef.name)
+                    retention.apply(table, table_plan)
+                    expired += table_plan.expire
+                    table = catalog.load_table(tdef.name)
             # after expiry, whatever the table now holds (a concurrent ingest's new snapshot included)
             kept = set(table_plan.keep) if dry_run else {s.snapshot_id for s in table.snapshots()}
             unused = files.orphans(table, kept, grace_s)
@@ -86,8 +91,8 @@ def maintain(
                 files.remove(table, removable)
             report.tables.append(
                 TableReport(
-                    tdef.name, len(table_plan.keep), len(table_plan.expire), table_plan.drop_tags,
-                    len(removable), sum(o.bytes for o in removable), before, len(unused) - len(removable), compacted,
+                    tdef.name, len(table_plan.keep), len(expired), dropped, len(removable),
+                    sum(o.bytes for o in removable), before, len(unused) - len(removable), compacted,
                 )
             )  # fmt: skip
     return report
