@@ -48,11 +48,7 @@ parsed as (
 
 asked as materialized (
     {%- if ray %}
-    select p.*, m.r as a
-    from parsed p
-    left join {{ measured_scores('th_ask') }} m
-      on p.qa is not null and m.content_hash = p.content_hash and m.version = {{ ask_key('p.v', 'p.qa.question') }}
-    where p.qa is null or m.r is not null  -- a pair with no answer yet is not decided: the next build asks
+    {{ measured_answers('parsed') }}
     {%- else %}
     select *,
         case when qa is not null
@@ -84,6 +80,17 @@ checked as (
   {%- endset -%}
   {{ return({'kind': 'calls', 'ctes': l4_qa_ctes(true),
              'calls': [{'operator': 'th_judge', 'query': generate}, {'operator': 'th_ask', 'query': verify}]}) }}
+{%- endmacro %}
+
+{#- The pairs of relation ``parsed``, each with the verifier's answer the Ray job stored in ops.measures
+    (a pair that did not parse needs none). A pair with no answer yet is left out, not decided: its
+    verdict would otherwise be made without the verifier and cached, and the next build asks. -#}
+{% macro measured_answers(parsed) -%}
+    select p.*, m.r as a
+    from {{ parsed }} p
+    left join {{ measured_scores('th_ask') }} m
+      on p.qa is not null and m.content_hash = p.content_hash and m.version = {{ ask_key('p.v', 'p.qa.question') }}
+    where p.qa is null or m.r is not null
 {%- endmacro %}
 
 {#- How ops.measures keys a verifier's answer: the verifier's scorer key and the question it was asked. -#}
