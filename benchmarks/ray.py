@@ -7,8 +7,8 @@ documents.
 ``--judge N``: the edu judge (SmolLM2-135M on llama.cpp) on the first N English handbook texts, in
 process (one model, every core's thread) and as ``ScoringActor`` batches on ``--actors`` actors (one
 model each, the cores' threads shared out among them), one even batch per actor, committed to
-``ops.measures`` as a Ray build does; ``same_scores`` compares the two (not guaranteed: llama.cpp's
-score of a text can depend on what the model evaluated before it in the same process, RESULTS.md).
+``ops.measures`` as a Ray build does; ``same_scores`` compares the two (a text's score does not depend
+on which texts its model judged before it: the llama.cpp backend evaluates each prompt's stem alone).
 
 Documents: Debian handbook pages of the first ``--languages`` languages (127 pages each). Both sides
 run extraction, language ID and, on English texts, the quality rules through ``udfs.registry.apply``,

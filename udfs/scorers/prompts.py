@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import string
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +41,11 @@ class Prompt:
             {"role": "system", "content": self.system},
             {"role": "user", "content": self.user.format(text=text[: self.max_chars], question=question)},
         )
+        stem = next(string.Formatter().parse(self.user), ("",))[0]  # the template's text before its first field
         if self.answer == "text":  # a rewrite is about as long as what it rewrites (~3 characters a token)
-            return ChatRequest(messages, min(self.max_tokens, len(text[: self.max_chars]) // 3 + 16))
+            return ChatRequest(messages, min(self.max_tokens, len(text[: self.max_chars]) // 3 + 16), stem=stem)
         spellings = tuple(f"{space}{form}" for c in self.choices for form in {c, c.capitalize()} for space in ("", " "))
-        return ChatRequest(messages, self.max_tokens, top_logprobs=20, choices=spellings)
+        return ChatRequest(messages, self.max_tokens, top_logprobs=20, choices=spellings, stem=stem)
 
     def _mass(self, top_logprobs: dict[str, float]) -> dict[str, float]:
         """Probability of each choice as the first token: a digit exactly, a label by a prefix

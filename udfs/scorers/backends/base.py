@@ -17,6 +17,10 @@ class ChatRequest:
     #: answers whose first-token log-probabilities the backend should report even outside the top
     #: alternatives (where it can: llama.cpp sees the whole vocabulary, an HTTP API only its top N)
     choices: tuple[str, ...] = ()
+    #: how the last message starts in every request of its prompt (the instructions before the text): a
+    #: backend that reuses a cached prefix evaluates this part on its own (llama.cpp), so that no
+    #: answer depends on the requests before it
+    stem: str = ""
 
 
 @dataclass(frozen=True)

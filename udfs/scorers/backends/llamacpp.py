@@ -13,6 +13,7 @@ import importlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
@@ -57,6 +58,9 @@ def model_path(model: str) -> Path:
     """A ``.gguf`` path as given, else the packaged model of that name."""
     return Path(model).expanduser() if model.endswith(".gguf") else packaged_model_path(model)
 
+
+#: per loaded model, the length of the stem its cache holds evaluated on its own, if it does
+_STEMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 #: one llama.cpp call at a time in this process. DuckDB runs UDFs on several threads, and a model's
 #: context is not thread-safe (two judges sharing a model crashed the process); loading redirects the
@@ -109,22 +113,40 @@ class LlamaCppBackend:
         tokens = self.llm.tokenize(prompt.encode(), add_bos=False, special=True)
         return tokens[-(self.llm.n_ctx() - request.max_tokens - 1) :]  # keep the end: the question is there
 
-    def _eval(self, tokens: list[int]) -> None:
-        """Evaluate a prompt, reusing the cached prefix it shares with the previous one (the
-        system message and rubric every request of a judge begins with)."""
+    def _stem_tokens(self, request: ChatRequest, tokens: list[int]) -> int:
+        """How many of the prompt's ``tokens`` its stem covers: those it shares with the prompt whose
+        last message is the stem alone (a token the text merges into is not shared)."""
+        if not request.stem:
+            return 0
+        last = {**request.messages[-1], "content": request.stem}
+        stem = self._prompt_tokens(replace(request, messages=(*request.messages[:-1], last)))
         shared = 0
-        for cached, token in zip(self.llm.input_ids[: self.llm.n_tokens], tokens, strict=False):
-            if cached != token:
+        for a, b in zip(stem, tokens, strict=False):
+            if a != b:
                 break
             shared += 1
-        self.llm.n_tokens = min(shared, len(tokens) - 1)  # the last token is always evaluated: its logits
-        self.llm.eval(tokens[self.llm.n_tokens :])
+        return shared
 
-    def _first_token(self, request: ChatRequest, prompt: list[int]) -> Reply:
-        """One forward pass; the most likely first tokens with their log-probabilities."""
+    def _eval(self, tokens: list[int], stem: int) -> None:
+        """Evaluate a prompt as two parts, its stem (the instructions every request of its prompt
+        begins with) and the rest, whatever was evaluated before: llama.cpp's numbers for a token
+        depend on the batch that evaluated it, so a prompt evaluated from a longer or shorter cached
+        prefix would score differently (a text scored twice in a row moved by 0.03). The stem is
+        reused from the cache when the cache holds it evaluated on its own."""
+        stem = min(stem, len(tokens) - 1)  # the last token is always evaluated: its logits
+        llm = self.llm
+        held = _STEMS.get(llm) == stem and llm.n_tokens >= stem and list(llm.input_ids[:stem]) == tokens[:stem]
+        if not (stem and held):
+            llm.n_tokens = 0
+            llm.eval(tokens[:stem])
+            _STEMS[llm] = stem
+        llm.n_tokens = stem
+        llm.eval(tokens[stem:])
+
+    def _first_token(self, request: ChatRequest) -> Reply:
+        """The most likely first tokens of the evaluated prompt, with their log-probabilities."""
         import llama_cpp
 
-        self._eval(prompt)
         last = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)  # only the last position is kept
         logits = np.ctypeslib.as_array(last, shape=(self.llm.n_vocab(),)).astype(np.float64)
         logprobs = logits - (logits.max() + np.log(np.exp(logits - logits.max()).sum()))
@@ -138,7 +160,8 @@ class LlamaCppBackend:
         return Reply(text=best, top_logprobs=alternatives, tokens_out=1)
 
     def _generate(self, prompt: list[int], max_tokens: int) -> list[int]:
-        """Greedy tokens, up to ``max_tokens`` (the prompt's cache is reused, so this is a few decode steps)."""
+        """Greedy tokens, up to ``max_tokens``, after the evaluated prompt (llama-cpp-python evaluates
+        its last token again, then decodes)."""
         out = []
         # greedy, with a repeat penalty: small models otherwise loop on their own phrases
         for token in self.llm.generate(prompt, temp=0.0, top_k=1, repeat_penalty=1.3, reset=True):
@@ -155,7 +178,8 @@ class LlamaCppBackend:
         started = time.perf_counter()
         try:
             prompt = self._prompt_tokens(request)
-            reply = self._first_token(request, prompt) if request.top_logprobs else Reply()
+            self._eval(prompt, self._stem_tokens(request, prompt))
+            reply = self._first_token(request) if request.top_logprobs else Reply()
             if request.max_tokens > 1 or not request.top_logprobs:
                 out = self._generate(prompt, request.max_tokens)
                 text = self.llm.detokenize(out).decode("utf-8", errors="replace")
