@@ -168,8 +168,9 @@ def main() -> None:
                   file=sys.stderr, flush=True)  # fmt: skip
         before = lake_bytes(home)
         env = dict(os.environ, TIERHOUSE_HOME=str(home))
-        subprocess.run([sys.executable, "-m", "warehouse.cli", "maintain", "--keep-builds", str(args.keep_builds),
-                        "--grace-minutes", "0"], env=env, check=True, capture_output=True)  # fmt: skip
+        maintained = subprocess.run([sys.executable, "-m", "warehouse.cli", "maintain", "--keep-builds",
+                                     str(args.keep_builds), "--grace-minutes", "0", "--json"],
+                                    env=env, check=True, capture_output=True)  # fmt: skip
         after = lake_bytes(home)
         oneshot = one_shot(work / "oneshot", arrivals, {**no_generation, "l2_llm_sample": sample})
 
@@ -193,6 +194,21 @@ def main() -> None:
           f"{after / 1e6:.1f} MB ({after / one_build:.2f}x)")  # fmt: skip
     print(f"the same documents ingested in the same order and built once: {oneshot / 1e6:.1f} MB; the maintained "
           f"lake is {after / oneshot:.2f}x that")  # fmt: skip
+    print("maintain, per table: " + "; ".join(maintenance(orjson.loads(maintained.stdout))))
+
+
+def maintenance(report: dict) -> list[str]:
+    """Per table that maintain changed: the bytes it deleted and, if it compacted, the files and bytes packed."""
+    lines = []
+    for table in report["tables"]:
+        packed = table["compaction"]
+        if table["bytes_removed"] or packed:
+            line = f"{table['table']} -{table['bytes_removed'] / 1e6:.1f} MB"
+            if packed:
+                line += (f" (packed {packed['files_before']} -> {packed['files_after']} files, "
+                         f"{packed['bytes_rewritten'] / 1e6:.1f} MB rewritten)")  # fmt: skip
+            lines.append(line)
+    return lines
 
 
 if __name__ == "__main__":

@@ -613,7 +613,8 @@ def maintain_cmd(
 
     
     Kept: hand tags, builds any export used, the last --keep-builds builds, branch heads, and the
-    input snapshots the next incremental build reads. Runs under the build lock (builds wait).
+    input snapshots the next incremental build reads (or their compactions, which stand in for them).
+    Runs under the build lock (builds wait).
     """
     from dataclasses import asdict
 
