@@ -130,16 +130,8 @@ def test_maintain_keeps_what_is_needed_and_removes_the_rest(settings, corpus, tm
 def test_compaction_packs_only_the_small_files_of_each_partition(catalog, corpus):
     """A first build's large file is never read again: only the small files that later builds left
     beside it are rewritten, per partition, and a partition's lone small file is left as it is."""
-    speeches = [json.loads(p.read_text())["text"] for p in sorted(corpus["sotu"].paths[0].glob("*.json"))[:60]]
-    schema = pa.schema([("source", pa.string()), ("text", pa.string())])
-    catalog.create_namespace_if_not_exists("scratch")
-    table = catalog.create_table("scratch.docs", schema)
-    with table.update_spec() as spec:
-        spec.add_identity("source")
-
-    def append(source: str, texts: list[str]) -> None:
-        table.append(pa.table({"source": [source] * len(texts), "text": texts}, schema=schema))
-
+    speeches = _speeches(corpus)
+    table, append = _scratch(catalog)
     append("a", speeches[:40])  # the large file
     for i in range(3):
         append("a", [speeches[40 + i][:300]])
@@ -170,7 +162,45 @@ def test_compaction_packs_only_the_small_files_of_each_partition(catalog, corpus
     assert holder(table, snapshot) == done.snapshot_to != snapshot
     table.maintenance.expire_snapshots().by_ids([snapshot]).commit()
     assert holder(table, snapshot) == done.snapshot_to
+    assert holder(table, snapshot, made_by_ms=table.snapshot_by_id(done.snapshot_to).timestamp_ms - 1) is None
     first = table.snapshots()[0].snapshot_id  # never compacted: it reads itself, until it expires
     assert holder(table, first) == first
     table.maintenance.expire_snapshots().by_ids([first]).commit()
     assert holder(table, first) is None
+
+
+def test_a_compaction_of_a_compaction_names_the_rows_it_holds(catalog, corpus):
+    """A run packs at most a share of a table, so two runs may compact one after the other with no
+    write between; the second must still name the snapshot whose rows it holds once the first, which
+    stood in for that snapshot, has expired (fingerprints and the next build's inputs go by it)."""
+    speeches = _speeches(corpus)
+    table, append = _scratch(catalog)
+    for i in range(6):
+        append("a", [speeches[i][: 300 * (i + 1)]])
+    snapshot = table.metadata.current_snapshot_id
+    sizes = sorted(t.file.file_size_in_bytes for t in table.scan().plan_files())
+    first = compact(table, "scratch.docs", 1 << 30, min_files=2, max_share=(sum(sizes[:3]) + 1) / sum(sizes))
+    second = compact(table, "scratch.docs", 1 << 30, min_files=2, max_share=1)
+    assert first is not None and second is not None and first.snapshot_from == snapshot
+    assert second.snapshot_from == first.snapshot_to and second.files_after == 1
+    table.maintenance.expire_snapshots().by_ids([snapshot, first.snapshot_to]).commit()
+    assert content_snapshot(table, second.snapshot_to) == snapshot
+    assert holder(table, snapshot) == second.snapshot_to
+
+
+def _speeches(corpus) -> list[str]:
+    return [json.loads(p.read_text())["text"] for p in sorted(corpus["sotu"].paths[0].glob("*.json"))[:60]]
+
+
+def _scratch(catalog):
+    """A table of (source, text) partitioned by source, and a function appending one file of texts to it."""
+    schema = pa.schema([("source", pa.string()), ("text", pa.string())])
+    catalog.create_namespace_if_not_exists("scratch")
+    table = catalog.create_table("scratch.docs", schema)
+    with table.update_spec() as spec:
+        spec.add_identity("source")
+
+    def append(source: str, texts: list[str]) -> None:
+        table.append(pa.table({"source": [source] * len(texts), "text": texts}, schema=schema))
+
+    return table, append

@@ -8,11 +8,13 @@ on disk until that snapshot expired. A run rewrites at most a share of the table
 files first: the many small files that incremental builds leave are packed, and a first build's large
 files are not copied again.
 
-The snapshot names the one it was made from (``tierhouse.compacted-from``). Fingerprints follow that
-name back to the snapshot whose content it holds, so a compaction never makes the next build
-recompute anything; and it stands in for that snapshot wherever the next build would read it
-(``holder``), so the same run can expire the snapshot compacted from and delete the small files. Only
-while a kept build tag still reads that snapshot do the packed bytes stay on disk twice.
+The snapshot names the one whose rows it holds (``tierhouse.compacted-from``: the snapshot it was made
+from, or what that one was compacted from in turn). Fingerprints follow that name, so a compaction
+never makes the next build recompute anything; and it stands in for that snapshot wherever the next
+build would read it (``holder``), so maintenance can expire the snapshot compacted from and delete
+the small files, once the compaction is older than the grace period (a reader that started on the
+old ``main`` may still be reading them). While another reason keeps that snapshot (a kept tag, an
+export), the packed bytes stay on disk twice.
 """
 
 from __future__ import annotations
@@ -51,12 +53,13 @@ def content_snapshot(table: Table, snapshot_id: int | None) -> int | None:
     return None
 
 
-def holder(table: Table, snapshot_id: int) -> int | None:
-    """The snapshot to read ``snapshot_id``'s rows from: the newest compaction of it, else itself
-    (None once neither is left)."""
+def holder(table: Table, snapshot_id: int, made_by_ms: int | None = None) -> int | None:
+    """The snapshot to read ``snapshot_id``'s rows from: the newest compaction of it (made by
+    ``made_by_ms``, if given), else itself (None once neither is left)."""
     copies = [
         s.snapshot_id for s in table.snapshots()
         if s.summary and COMPACTED_FROM in s.summary.additional_properties
+        and (made_by_ms is None or s.timestamp_ms <= made_by_ms)
         and content_snapshot(table, s.snapshot_id) == snapshot_id
     ]  # fmt: skip
     if copies:
@@ -108,7 +111,9 @@ def compact(
     reader = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
     rewritten = 0
     with table.transaction() as tx:  # one commit: readers see the old files or the new, never a mix
-        properties = {COMPACTED_FROM: str(current)}
+        # the snapshot whose rows these are, even if ``current`` is itself a compaction: a chain's middle
+        # link may expire (a compaction stands in for the snapshot it packed) without breaking the chain
+        properties = {COMPACTED_FROM: str(content_snapshot(table, current))}
         with tx.update_snapshot(snapshot_properties=properties).overwrite() as swap:
             for group in groups:
                 rows = reader.to_table(group)

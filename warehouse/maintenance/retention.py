@@ -4,7 +4,7 @@ Every build tags every tier it wrote (``build-N``), so tags alone would keep eve
 hand tags (any tag that is not ``build-N``); the builds any export used (``ops.exports``); the last
 ``keep_builds`` builds' tags; every branch head (``main``, ``audit``, ``build-lock``); and the input
 snapshots the next incremental build reads (each table's ``tierhouse.inputs-seen``, L0 included), or
-the compaction that stands in for one.
+the compaction that stands in for one once it is older than the grace period.
 Every other snapshot expires, and the ``build-N`` tags of builds not kept are removed.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 
 from pyiceberg.catalog import Catalog
@@ -54,7 +55,9 @@ def inputs_needed(catalog: Catalog) -> dict[str, set[int]]:
     return needed
 
 
-def plan_table(table: Table, name: str, keep_builds: set[int], needed: set[int]) -> TablePlan:
+def plan_table(
+    table: Table, name: str, keep_builds: set[int], needed: set[int], settled_ms: int | None = None
+) -> TablePlan:
     """Decide, for one table, what stays (with reasons) and what goes."""
     plan = TablePlan(name)
 
@@ -71,8 +74,8 @@ def plan_table(table: Table, name: str, keep_builds: set[int], needed: set[int])
             keep(ref.snapshot_id, ref_name)
         else:
             plan.drop_tags.append(ref_name)
-    for snapshot_id in needed:  # a compaction of it, once there is one, serves as well (its files are fewer)
-        if (readable := holder(table, snapshot_id)) is not None:
+    for snapshot_id in needed:  # a compaction of it made by ``settled_ms`` serves as well (its files are fewer)
+        if (readable := holder(table, snapshot_id, settled_ms)) is not None:
             keep(readable, "read by the next build" if readable == snapshot_id else "next build's input, compacted")
     plan.expire = sorted(s.snapshot_id for s in table.snapshots() if s.snapshot_id not in plan.keep)
     return plan
@@ -84,20 +87,23 @@ class Policy:
 
     builds: set[int]
     needed: dict[str, set[int]]
+    grace_s: float = 0.0  # a compaction stands in for a needed snapshot once it is this old
 
     def plan(self, table: Table, name: str) -> TablePlan:
-        return plan_table(table, name, self.builds, self.needed.get(name, set()))
+        settled_ms = int((time.time() - self.grace_s) * 1000)
+        return plan_table(table, name, self.builds, self.needed.get(name, set()), settled_ms)
 
 
-def policy(catalog: Catalog, keep_last: int) -> Policy:
-    """The policy in the module docstring, as the catalog stands now."""
+def policy(catalog: Catalog, keep_last: int, grace_s: float = 0.0) -> Policy:
+    """The policy in the module docstring, as the catalog stands now; a compaction younger than
+    ``grace_s`` does not stand in yet (readers may still be on the snapshot it replaced)."""
     tagged: set[int] = set()
     for tdef in ALL_TABLES:
         for ref_name in ensure_table(catalog, tdef).metadata.refs:
             if match := _BUILD_TAG.match(ref_name):
                 tagged.add(int(match.group(1)))
     keep_builds = set(sorted(tagged)[-keep_last:] if keep_last > 0 else []) | exported_builds(catalog)
-    return Policy(keep_builds, inputs_needed(catalog))
+    return Policy(keep_builds, inputs_needed(catalog), grace_s)
 
 
 def apply(table: Table, table_plan: TablePlan) -> None:

@@ -66,7 +66,7 @@ def maintain(
     """
     report = Report(dry_run)
     with BuildLock(catalog, purpose="maintain"):
-        rules = retention.policy(catalog, keep_builds)
+        rules = retention.policy(catalog, keep_builds, grace_s)
         for tdef in ALL_TABLES:
             table = ensure_table(catalog, tdef)
             table_plan = rules.plan(table, tdef.name)
@@ -78,7 +78,7 @@ def maintain(
                 compacted = compaction.compact(table, tdef.name, compact_below, compact_min_files, compact_share,
                                                files.read_elsewhere(table))  # fmt: skip
                 table = catalog.load_table(tdef.name)
-                if compacted is not None:  # it stands in for the snapshot it packed, if only the next build read that
+                if compacted is not None:  # with no grace period, it stands in for what it packed at once
                     table_plan = rules.plan(table, tdef.name)
                     retention.apply(table, table_plan)
                     expired += table_plan.expire

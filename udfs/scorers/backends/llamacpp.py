@@ -160,8 +160,8 @@ class LlamaCppBackend:
         return Reply(text=best, top_logprobs=alternatives, tokens_out=1)
 
     def _generate(self, prompt: list[int], max_tokens: int) -> list[int]:
-        """Greedy tokens, up to ``max_tokens``, after the evaluated prompt (llama-cpp-python evaluates
-        its last token again, then decodes)."""
+        """Greedy tokens, up to ``max_tokens``, after the evaluated prompt (llama-cpp-python finds it
+        cached and samples from its logits)."""
         out = []
         # greedy, with a repeat penalty: small models otherwise loop on their own phrases
         for token in self.llm.generate(prompt, temp=0.0, top_k=1, repeat_penalty=1.3, reset=True):
