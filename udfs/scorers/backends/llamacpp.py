@@ -120,12 +120,7 @@ class LlamaCppBackend:
             return 0
         last = {**request.messages[-1], "content": request.stem}
         stem = self._prompt_tokens(replace(request, messages=(*request.messages[:-1], last)))
-        shared = 0
-        for a, b in zip(stem, tokens, strict=False):
-            if a != b:
-                break
-            shared += 1
-        return shared
+        return len(os.path.commonprefix([stem, tokens]))
 
     def _eval(self, tokens: list[int], stem: int) -> None:
         """Evaluate a prompt as two parts, its stem (the instructions every request of its prompt
