@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +176,7 @@ class Plugin(BasePlugin):
         engine = settings.get("engine")
         cursor = self.conn.cursor()
         relation = "tierhouse_staging.fuzzy_input"
-        signer = self._ray_signer(cursor, dict(engine)) if engine else sign_new
+        signer = self._ray_signer(cursor, dict(engine)) if engine else partial(sign_new, texts=staging)
         table = self.catalog.load_table(target)
         keeps_verdicts = inputs_seen(table, with_operators(settings["code"])) and not settings.get("full_refresh")
         stored = f"(SELECT doc_id, content_hash, near_dup_cluster FROM {scan_sql(table)})" if keeps_verdicts else None

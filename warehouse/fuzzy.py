@@ -119,15 +119,27 @@ def select_new(con: duckdb.DuckDBPyConnection, relation: str, config: MinHashCon
 
 
 def sign_new(
-    con: duckdb.DuckDBPyConnection, catalog: Catalog, relation: str, config: MinHashConfig, total: int
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    relation: str,
+    config: MinHashConfig,
+    total: int,
+    texts: str | None = None,
 ) -> None:
-    """Sign, in this process, the texts of ``relation`` whose content hashes ``select_new`` chose."""
+    """Sign, in this process, the texts of ``relation`` whose content hashes ``select_new`` chose, read
+    from ``texts`` (``doc_id``, ``content_hash``, ``text``; default ``relation``). A relation that joins its rows with
+    another table should name the table that holds the texts: each query here keeps text out of joins."""
     hasher = MinHasher(config)
-    # a streaming scan, not an aggregation that would hold every text at once; a text several rows
-    # share is signed once, from its first doc_id (DuckDB picks it, so no set of hashes grows here)
+    # A text several rows share is signed once, from its first doc_id. The choice is made on narrow
+    # rows and kept in DuckDB (no set of hashes grows here), then the texts stream past it: a join
+    # that carried them hashed every text in memory DuckDB cannot spill. The chosen rows are a subset
+    # of the texts' rows, so DuckDB builds its semi join on them, never on the texts.
     new = f"eligible AND content_hash IN (FROM {WORK}.unsigned)"
-    first = f"SELECT min(doc_id) FROM {relation} WHERE {new} GROUP BY content_hash"
-    pending = f"SELECT content_hash, text FROM {relation} WHERE {new} AND doc_id IN ({first})"
+    con.execute(
+        f"CREATE OR REPLACE TABLE {WORK}.chosen AS SELECT min(doc_id) AS doc_id FROM {relation} WHERE {new} "
+        "GROUP BY content_hash"
+    )
+    pending = f"SELECT content_hash, text FROM {texts or relation} WHERE doc_id IN (FROM {WORK}.chosen)"
     appender = _Appender(catalog, MINHASH)
     with progress_bar("MinHash signatures", total, unit="texts") as advance:
         for batch in con.execute(pending).to_arrow_reader(SIGN_BATCH):
