@@ -281,10 +281,10 @@ def test_ray_refuses_what_it_does_not_run(lake):
     assert query(lake, "SELECT count(*) FROM ops.builds WHERE status = 'success'") == [(3,)]
 
 
-#: two judges (a score, a label) and perplexity label 12 texts each; classifiers distilled from them score the rest
-SCORING = {"l2_judges": {"edu": "v1", "domain": "v1"}, "l2_llm_sample": 12, "l2_max_llm_calls": 12,
+#: two judges (a score, a label) and perplexity label 6 texts each; classifiers distilled from them score the rest
+SCORING = {"l2_judges": {"edu": "v1", "domain": "v1"}, "l2_llm_sample": 6, "l2_max_llm_calls": 6,
            "l2_perplexity": {"model": "gemma-3-270m", "version": "v1", "max_tokens": 64},
-           "l2_distill_min_labels": 10, "ray_chunk_rows": 40}  # fmt: skip
+           "l2_distill_min_labels": 5, "ray_chunk_rows": 40}  # fmt: skip
 SCORES = "SELECT content_hash, scorer, model, prompt_version, status, score, label FROM ops.scores"
 
 
@@ -311,7 +311,7 @@ def test_ray_scores_equal_the_in_process_scores(lake, ray_instance, tmp_path):
     stats = outcome.record["models"]["scores"]["operators"]["ray"]
     judged = {k: v for k, v in in_process.items() if k[1] in ("edu", "domain", "perplexity")}
     distilled = {k: v for k, v in in_process.items() if k[1].endswith("-distilled")}
-    assert len(judged) == 36 and len(distilled) > 100 and 0 < committed < len(judged)
+    assert len(judged) == 18 and len(distilled) > 100 and 0 < committed < len(judged)
     assert stats["judged"] == len(judged) - committed and stats["classified"] == len(distilled)
     # each judge's pool cut its texts into one block per actor, and both actors took one (for the judge
     # the killed build had begun, its workers count too)
