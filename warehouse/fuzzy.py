@@ -127,19 +127,21 @@ def sign_new(
     texts: str | None = None,
 ) -> None:
     """Sign, in this process, the texts of ``relation`` whose content hashes ``select_new`` chose, read
-    from ``texts`` (``doc_id``, ``content_hash``, ``text``; default ``relation``). A relation that joins its rows with
-    another table should name the table that holds the texts: each query here keeps text out of joins."""
+    from ``texts`` (``doc_id``, ``content_hash``, ``text`` as ``relation`` has them; default ``relation``).
+    A relation that joins its rows with another table should name the table that holds the texts."""
     hasher = MinHasher(config)
     # A text several rows share is signed once, from its first doc_id. The choice is made on narrow
     # rows and kept in DuckDB (no set of hashes grows here), then the texts stream past it: a join
-    # that carried them hashed every text in memory DuckDB cannot spill. The chosen rows are a subset
-    # of the texts' rows, so DuckDB builds its semi join on them, never on the texts.
+    # that carried them hashed every text in memory DuckDB cannot spill. DuckDB builds a join on the
+    # side it estimates smaller; the texts are read unfiltered, so both counts are exact and the
+    # choice never has more rows (a filter on the texts here could turn that around).
     new = f"eligible AND content_hash IN (FROM {WORK}.unsigned)"
     con.execute(
-        f"CREATE OR REPLACE TABLE {WORK}.chosen AS SELECT min(doc_id) AS doc_id FROM {relation} WHERE {new} "
-        "GROUP BY content_hash"
+        f"""CREATE OR REPLACE TABLE {WORK}.chosen AS
+        SELECT min(doc_id) AS doc_id, content_hash FROM {relation} WHERE {new} GROUP BY content_hash"""
     )
-    pending = f"SELECT content_hash, text FROM {texts or relation} WHERE doc_id IN (FROM {WORK}.chosen)"
+    source = texts or relation
+    pending = f"SELECT t.content_hash, t.text FROM {source} t SEMI JOIN {WORK}.chosen USING (doc_id, content_hash)"
     appender = _Appender(catalog, MINHASH)
     with progress_bar("MinHash signatures", total, unit="texts") as advance:
         for batch in con.execute(pending).to_arrow_reader(SIGN_BATCH):
