@@ -4,7 +4,7 @@ The audit append streams a large change in byte-bounded chunks into one snapshot
 DuckDB cannot read is refused naming the setting, and the rules' tokenizer keeps its vocabulary and
 span cache under their bounds however much new text passes (the growth outside DuckDB's limit that
 benchmarks/RESULTS.md traced). A whole L1 build of 324 MB of text runs under a DuckDB limit well below it,
-with the rows of a run in effect unlimited and a peak RSS within 1.5x of a tenth of the text.
+with the rows of a run in effect unlimited and a peak RSS within 1.5x of the same build's on a tenth of it.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def test_append_streams_a_large_change_in_chunks_as_one_snapshot(catalog, corpus
     assert sorted(table.scan().to_arrow().column("text").to_pylist()) == sorted(texts)
 
 
-SMALL_LIMIT = "192MB"  # under two thirds of the 324 MB of text below; DuckDB still needs two 32 MiB row groups
-# of L0 (one per thread) and their decoded text at once, so far smaller limits fail on any corpus
+SMALL_LIMIT = "192MB"  # under two thirds of the 324 MB of text below. Each DuckDB thread holds a 32 MiB row
+# group of L0 and its decoded text: with two threads (pinned below) 160MB failed in staging whatever the corpus
 SCALE = 10  # distinct copies of the 6,046 e-mails: 324 MB of text, the size the issue names
 TOO_SMALL = "4MB"  # under one row group of the ingested text
 NO_RULES = "{l1_rules: {gopher_quality: false, gopher_repetition: false, c4_quality: false, fineweb_quality: false}}"
@@ -72,6 +72,7 @@ def _run_l1(home: Path, memory_limit: str) -> Measured:
     """`tierhouse build --select l1_clean` in its own process (for its own peak RSS), the rules off:
     they are the slowest step, and the tokenizer test below bounds their memory."""
     env = {**os.environ, "TIERHOUSE_HOME": str(home), "TIERHOUSE_MEMORY_LIMIT": memory_limit}
+    env["TIERHOUSE_DUCKDB_THREADS"] = "2"  # the limit's floor grows with DuckDB's threads (one per core)
     command = [sys.executable, "-m", "warehouse.cli", "build", "--select", "l1_clean", "--vars", NO_RULES]
     return run_measured(command, env)
 
@@ -104,6 +105,11 @@ def test_l1_on_300_mb_of_text_under_a_small_duckdb_limit_keeps_the_rows_and_its_
     rows = _l1_rows(large)
     assert len(rows) == SCALE * len(_l1_rows(small)) > 50_000
     assert rows == _l1_rows(tmp_path / "unlimited")
+    # every text the dedup rules saw was signed, once (the step that ran out of memory before)
+    eligible = "FROM tiers.l1_clean WHERE kept OR reject_reasons = ['near_duplicate']"
+    signed = f"SELECT (SELECT count(*) FROM ops.minhash), count(DISTINCT content_hash) {eligible}"
+    (signatures, texts), *_ = connect(load_settings(large)).execute(signed).fetchall()
+    assert signatures == texts > 40_000, (signatures, texts)
     # the issue's target between 1x and 10x the text
     assert limited.peak_rss <= 1.5 * tenth.peak_rss, (tenth.peak_rss >> 20, limited.peak_rss >> 20)
 
@@ -124,6 +130,15 @@ def test_a_build_that_cannot_fit_says_which_step_ran_out_and_what_it_asked_for(c
 def test_a_memory_limit_duckdb_cannot_read_is_refused_naming_the_setting():
     with pytest.raises(ValueError, match="TIERHOUSE_MEMORY_LIMIT='lots'"):
         new_connection(memory_limit="lots")
+
+
+def test_duckdb_threads_come_from_the_setting_and_a_negative_count_is_refused(monkeypatch):
+    default = new_connection().execute("SELECT current_setting('threads')").fetchone()[0]
+    monkeypatch.setenv("TIERHOUSE_DUCKDB_THREADS", "5")
+    assert new_connection().execute("SELECT current_setting('threads')").fetchone()[0] == 5 != default
+    monkeypatch.setenv("TIERHOUSE_DUCKDB_THREADS", "-2")
+    with pytest.raises(ValueError, match="TIERHOUSE_DUCKDB_THREADS=-2"):
+        new_connection()
 
 
 def test_the_rules_tokenizer_stays_bounded_on_new_text_with_unchanged_tokens(corpus):

@@ -43,6 +43,7 @@ class Settings:
     commit_rows: int = DEFAULT_COMMIT_ROWS
     cache_dir: Path = DEFAULT_CACHE
     memory_limit: str = field(default_factory=default_memory_limit)  # what DuckDB may use before it spills
+    duckdb_threads: int = 0  # DuckDB's worker threads; 0 leaves DuckDB's own default (one per core)
 
     @property
     def embedded(self) -> bool:
@@ -79,4 +80,5 @@ def load_settings(home: str | os.PathLike[str] | None = None) -> Settings:
         commit_rows=_env_int("TIERHOUSE_COMMIT_ROWS", DEFAULT_COMMIT_ROWS),
         cache_dir=cache_dir(),
         memory_limit=os.environ.get("TIERHOUSE_MEMORY_LIMIT") or default_memory_limit(),
+        duckdb_threads=_env_int("TIERHOUSE_DUCKDB_THREADS", 0),
     )

@@ -68,7 +68,7 @@ class Plugin(BasePlugin):
         self.operators: dict[str, dict[str, Any]] = {}  # per table, until its publish records them
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        bound(conn, self.settings.memory_limit)
+        bound(conn, self.settings.memory_limit, self.settings.duckdb_threads)
         load_extensions(conn)
         register_tables(conn, self.catalog)
         register_udfs(conn)

@@ -33,7 +33,8 @@ def new_connection(database: str = ":memory:", memory_limit: str | None = None) 
     ``memory_limit`` (default ``TIERHOUSE_MEMORY_LIMIT``) and spilling past it."""
     config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     con = duckdb.connect(database, config=config)
-    bound(con, memory_limit or load_settings().memory_limit)
+    settings = load_settings()
+    bound(con, memory_limit or settings.memory_limit, settings.duckdb_threads)
     load_extensions(con)
     return con
 

@@ -36,10 +36,15 @@ def spill_directory() -> Path:
     return Path(tempfile.gettempdir()) / f"tierhouse-spill-{os.getpid()}"
 
 
-def bound(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
-    """Give ``con`` its memory limit and spill folder."""
+def bound(con: duckdb.DuckDBPyConnection, memory_limit: str, threads: int = 0) -> None:
+    """Give ``con`` its memory limit, spill folder and, unless 0, its number of threads. Each thread
+    scanning a table holds a row group of it, so the smallest limit a build fits in grows with them."""
     try:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     except duckdb.Error as exc:
         raise ValueError(f"config: TIERHOUSE_MEMORY_LIMIT={memory_limit!r} is not a size DuckDB reads: {exc}") from exc
     con.execute(f"SET temp_directory = '{spill_directory()}'")
+    if threads < 0:
+        raise ValueError(f"config: TIERHOUSE_DUCKDB_THREADS={threads} is negative")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
