@@ -312,6 +312,9 @@ def test_ray_scores_equal_the_in_process_scores(lake, ray_instance, tmp_path):
     judged = {k: v for k, v in in_process.items() if k[1] in ("edu", "domain", "perplexity")}
     distilled = {k: v for k, v in in_process.items() if k[1].endswith("-distilled")}
     assert len(judged) == 18 and len(distilled) > 100 and 0 < committed < len(judged)
+    # a score and a perplexity are distilled; the domain judge gives these handbook pages too few distinct
+    # labels to train on (seen with 6 and with 8 labels), so its labels stand alone
+    assert {scorer for _, scorer, *_ in distilled} == {"edu-distilled", "perplexity-distilled"}
     assert stats["judged"] == len(judged) - committed and stats["classified"] == len(distilled)
     # each judge's pool cut its texts into one block per actor, and both actors took one (for the judge
     # the killed build had begun, its workers count too)
