@@ -96,16 +96,16 @@ def ingest_all(parts: dict[str, list[Path]], settings) -> int:
     return total
 
 
-def timed_build(home: Path, *options: str) -> tuple[float, str, int]:
-    """`tierhouse build [options]` in its own process: wall seconds, its output and its peak RSS in
-    bytes; exits if it fails."""
+def timed_build(home: Path, *options: str) -> tuple[float, str, int, str]:
+    """`tierhouse build [options]` in its own process: wall seconds, its output, its peak RSS in bytes
+    and the steps that raised it (``peak_steps``); exits if it fails."""
     from warehouse.memory.peak import run_measured
 
     env = dict(os.environ, TIERHOUSE_HOME=str(home))
     done = run_measured([sys.executable, "-m", "warehouse.cli", "build", *options], env)
     if done.returncode != 0:
         raise SystemExit(f"build failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
-    return done.seconds, done.stdout, done.peak_rss
+    return done.seconds, done.stdout, done.peak_rss, peak_steps(home, done.peak_rss // 1_000_000)
 
 
 _MODEL_TIME = re.compile(r"iceberg model tiers\.(\w+) \.+ \[\S*OK\S* in ([\d.]+)s\]")
@@ -115,6 +115,30 @@ def model_seconds(dbt_output: str) -> str:
     """Per-model seconds as dbt reports them, e.g. ``l1 0.9, l2 1.5``."""
     found = _MODEL_TIME.findall(dbt_output)
     return ", ".join(f"{name.split('_')[0]} {float(sec):.1f}" for name, sec in found)
+
+
+def peak_steps(home: Path, peak_mb: int, top: int = 4) -> str:
+    """The steps of the lake's last build that raised its peak RSS most: each step's recorded peak
+    (``ModelResult.peak_rss_mb``) less the one below it, largest first. Peaks only grow, so in order of
+    size they are in the order the steps ran; the first step's rise from start-up is not measured, and
+    what came after the last step (dbt's tests, the report) is ``peak_mb``, the process's, less it."""
+    from warehouse.builds import list_builds
+    from warehouse.catalog import open_catalog
+    from warehouse.config import load_settings
+
+    models = list_builds(open_catalog(load_settings(home)))[0]["models"]
+    peaks = sorted(
+        (mb, f"{model.split('_')[0]} {name.split(' (')[0]}")
+        for model, result in models.items()
+        if isinstance(result, dict)
+        for name, mb in result.get("peak_rss_mb") or []
+    )
+    if not peaks:
+        return ""
+    rises = sorted(((mb - below, step) for (below, _), (mb, step) in zip(peaks, peaks[1:], strict=False)), reverse=True)
+    named = ", ".join(f"{step} +{rise:,}" for rise, step in rises[:top] if rise > 0)
+    after = f"; after the last step +{peak_mb - peaks[-1][0]:,}" if peak_mb > peaks[-1][0] else ""
+    return f"{peaks[0][1]} ended at {peaks[0][0]:,}; then {named or 'no step raised it'}{after}"
 
 
 def l0_text_bytes(home: Path) -> int:
@@ -167,9 +191,9 @@ def main() -> None:
         l1 = timed_build(work / "l1-lake", "--select", "l1_clean")
         if args.l1_only:
             header(args.scale, sources, settings.memory_limit, docs, text_mb, None)
-            seconds, output, peak = l1
+            seconds, output, peak, steps = l1
             print(f"L1 only: {seconds:.1f} s ({model_seconds(output)}), {docs / seconds:.1f} docs/s, ", end="")
-            print(f"peak RSS {peak / 1e6:,.0f} MB")
+            print(f"peak RSS {peak / 1e6:,.0f} MB; peak after each step, MB: {steps}")
             return
         full = timed_build(home)
         size_full = tier_bytes(home)
@@ -187,12 +211,15 @@ def main() -> None:
         ("incremental, +1% documents", incremental, size_incremental),
         ("rebuild, nothing changed", rebuild, size_rebuild),
     ]
-    for name, (seconds, output, peak), size in rows:
+    for name, (seconds, output, peak, _), size in rows:
         files = "" if size is None else f"{size / 1e6:.1f}"
         print(
             f"| {name} | {seconds:.1f} | {seconds / full[0]:.2f} | {peak / 1e6:,.0f} | {model_seconds(output)} "
             f"| {files} |"
         )
+    print("\nThe steps that raised each build's peak RSS (MB; the peak after each step, memory/steps.py):")
+    for name, (*_, steps), _ in rows:
+        print(f"- {name}: {steps}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import pyarrow as pa
 import pytest
 
 from udfs.heuristics import SpanTokenizer
+from warehouse.builds import list_builds
+from warehouse.catalog import open_catalog
 from warehouse.config import load_settings
 from warehouse.corpus.copies import distinct_copy
 from warehouse.duck import new_connection
@@ -55,6 +57,7 @@ SMALL_LIMIT = "192MB"  # under two thirds of the 324 MB of text below. Each Duck
 # group of L0 and its decoded text: with two threads (pinned below) 160MB failed in staging whatever the corpus
 SCALE = 10  # distinct copies of the 6,046 e-mails: 324 MB of text, the size the issue names
 TOO_SMALL = "4MB"  # under one row group of the ingested text
+STAGING = "staging (the model's SQL)"  # the first step of a model's build
 NO_RULES = "{l1_rules: {gopher_quality: false, gopher_repetition: false, c4_quality: false, fineweb_quality: false}}"
 
 
@@ -91,7 +94,8 @@ def _l1_rows(home: Path) -> list[tuple]:
 
 def test_l1_on_300_mb_of_text_under_a_small_duckdb_limit_keeps_the_rows_and_its_peak_rss(corpus, tmp_path):
     """324 MB of e-mail text builds under a 192MB DuckDB limit into the rows a run in effect unlimited
-    makes, and the build process's peak RSS stays within 1.5x of the same build on a tenth of the text.
+    makes, and the build process's peak RSS stays within 1.5x of the same build on a tenth of the text;
+    the build record gives the peak after each of its steps.
     Signing MinHash once read each text through a join with L0, which held every text in memory DuckDB
     could not spill: that build ran out of memory here (benchmarks/RESULTS.md, bounded memory)."""
     mails = [json.loads(p.read_text())["text"] for p in sorted(Path(corpus["spamassassin"].paths[0]).glob("*/*.json"))]
@@ -112,6 +116,12 @@ def test_l1_on_300_mb_of_text_under_a_small_duckdb_limit_keeps_the_rows_and_its_
     assert signatures == texts > 40_000, (signatures, texts)
     # the issue's target between 1x and 10x the text
     assert limited.peak_rss <= 1.5 * tenth.peak_rss, (tenth.peak_rss >> 20, limited.peak_rss >> 20)
+    # the build record says after which step the process reached its peak: every step, in the order they ran
+    steps = list_builds(open_catalog(load_settings(large)))[0]["models"]["l1_clean"]["peak_rss_mb"]
+    names, peaks = zip(*steps, strict=True)
+    assert names == (STAGING, "near-duplicate marking", "diff against main", "write to the audit branch", "gate")
+    assert list(peaks) == sorted(peaks)  # a high-water mark only grows
+    assert 0.5 * limited.peak_rss < peaks[-1] * 1e6 <= limited.peak_rss, (peaks, limited.peak_rss)
 
 
 def test_a_build_that_cannot_fit_says_which_step_ran_out_and_what_it_asked_for(corpus, tmp_path):
@@ -122,7 +132,7 @@ def test_a_build_that_cannot_fit_says_which_step_ran_out_and_what_it_asked_for(c
     done = _run_l1(home, TOO_SMALL)
     said = done.stdout + done.stderr
     assert done.returncode != 0
-    assert "l1_clean: step 'staging (the model's SQL)' ran out of memory" in said, said[-3000:]
+    assert f"l1_clean: step '{STAGING}' ran out of memory" in said, said[-3000:]
     assert re.search(rf"DuckDB may use {TOO_SMALL} \(TIERHOUSE_MEMORY_LIMIT\) and it asked for [\d.]+ \w+ more", said)
     assert connect(load_settings(home)).execute("SELECT count(*) FROM tiers.l1_clean").fetchone() == (0,)
 

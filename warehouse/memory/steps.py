@@ -1,8 +1,10 @@
-"""Out-of-memory errors that say which build step ran out, and how much it asked for."""
+"""Build steps: out-of-memory errors that say which step ran out and how much it asked for, and the
+process's peak RSS after each step, which says the step that raised it."""
 
 from __future__ import annotations
 
 import re
+import resource
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,6 +15,17 @@ from warehouse.memory.limits import spill_directory
 
 # "failed to pin block of size 256.0 KiB (95.6 MiB/95.3 MiB used)", "failed to allocate data of size 16.0 MiB (...)"
 _DUCKDB_NEED = re.compile(r"of size ([\d.]+ \w+) \(([\d.]+ \w+)/([\d.]+ \w+) used\)")
+
+
+#: per table, (step, the process's peak RSS in MB after it) in the order the steps ran; the build plugin
+#: takes a table's entry when it records the model (``ModelResult.peak_rss_mb``)
+PEAKS: dict[str, list[tuple[str, int]]] = {}
+
+
+def peak_rss_mb() -> int:
+    """This process's resident high-water mark in MB of 10^6 bytes (``ru_maxrss``, in KiB: the kernel's
+    VmHWM on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 // 1_000_000
 
 
 class StepOutOfMemory(RuntimeError):
@@ -39,10 +52,13 @@ class StepOutOfMemory(RuntimeError):
 
 @contextmanager
 def step(table: str, name: str, memory_limit: str) -> Iterator[None]:
-    """Run a build step; out of memory, raise :class:`StepOutOfMemory` naming it (the innermost step wins)."""
+    """Run a build step and note the peak RSS after it in ``PEAKS``; out of memory, raise
+    :class:`StepOutOfMemory` naming it (the innermost step wins)."""
     try:
         yield
     except StepOutOfMemory:
         raise
     except (duckdb.OutOfMemoryException, MemoryError, pa.ArrowMemoryError) as exc:
         raise StepOutOfMemory(table, name, memory_limit, exc) from exc
+    finally:
+        PEAKS.setdefault(table, []).append((name, peak_rss_mb()))
