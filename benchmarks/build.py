@@ -118,27 +118,30 @@ def model_seconds(dbt_output: str) -> str:
 
 
 def peak_steps(home: Path, peak_mb: int, top: int = 4) -> str:
-    """The steps of the lake's last build that raised its peak RSS most: each step's recorded peak
-    (``ModelResult.peak_rss_mb``) less the one below it, largest first. Peaks only grow, so in order of
-    size they are in the order the steps ran; the first step's rise from start-up is not measured, and
-    what came after the last step (dbt's tests, the report) is ``peak_mb``, the process's, less it."""
+    """The steps of the lake's last build that raised its peak RSS most (``ModelResult.steps``, taken in
+    the order they ended): each step's peak less the one before it, largest first. The first step's rise
+    from start-up is not measured, and what came after the last step (dbt's tests, the report) is
+    ``peak_mb``, the process's, less it."""
     from warehouse.builds import list_builds
     from warehouse.catalog import open_catalog
     from warehouse.config import load_settings
 
     models = list_builds(open_catalog(load_settings(home)))[0]["models"]
-    peaks = sorted(
-        (mb, f"{model.split('_')[0]} {name.split(' (')[0]}")
+    steps = sorted(
+        (s["ended_at"], i, f"{model.split('_')[0]} {s['step'].split(' (')[0]}", s["peak_rss_mb"])
         for model, result in models.items()
         if isinstance(result, dict)
-        for name, mb in result.get("peak_rss_mb") or []
+        for i, s in enumerate(result.get("steps") or [])
     )
-    if not peaks:
+    if not steps:
         return ""
-    rises = sorted(((mb - below, step) for (below, _), (mb, step) in zip(peaks, peaks[1:], strict=False)), reverse=True)
-    named = ", ".join(f"{step} +{rise:,}" for rise, step in rises[:top] if rise > 0)
-    after = f"; after the last step +{peak_mb - peaks[-1][0]:,}" if peak_mb > peaks[-1][0] else ""
-    return f"{peaks[0][1]} ended at {peaks[0][0]:,}; then {named or 'no step raised it'}{after}"
+    rises = sorted(
+        ((mb - before[3], name) for before, (*_, name, mb) in zip(steps, steps[1:], strict=False)), reverse=True
+    )
+    named = ", ".join(f"{name} +{rise:,}" for rise, name in rises[:top] if rise > 0)
+    first, last = steps[0], steps[-1][3]
+    after = f"; after the last step +{peak_mb - last:,}" if peak_mb > last else ""
+    return f"{first[2]} ended at {first[3]:,}; then {named or 'no step raised it'}{after}"
 
 
 def l0_text_bytes(home: Path) -> int:

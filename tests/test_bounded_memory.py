@@ -117,10 +117,11 @@ def test_l1_on_300_mb_of_text_under_a_small_duckdb_limit_keeps_the_rows_and_its_
     # the target between 1x and 10x the text
     assert limited.peak_rss <= 1.5 * tenth.peak_rss, (tenth.peak_rss >> 20, limited.peak_rss >> 20)
     # the build record says after which step the process reached its peak: every step, in the order they ran
-    steps = list_builds(open_catalog(load_settings(large)))[0]["models"]["l1_clean"]["peak_rss_mb"]
-    names, peaks = zip(*steps, strict=True)
-    assert names == (STAGING, "near-duplicate marking", "diff against main", "write to the audit branch", "gate")
-    assert list(peaks) == sorted(peaks)  # a high-water mark only grows
+    steps = list_builds(open_catalog(load_settings(large)))[0]["models"]["l1_clean"]["steps"]
+    names, peaks = [s["step"] for s in steps], [s["peak_rss_mb"] for s in steps]
+    assert names == [STAGING, "near-duplicate marking", "diff against main", "write to the audit branch", "gate"]
+    assert [s["ended_at"] for s in steps] == sorted(s["ended_at"] for s in steps)
+    assert peaks == sorted(peaks)  # a high-water mark only grows
     assert 0.5 * limited.peak_rss < peaks[-1] * 1e6 <= limited.peak_rss, (peaks, limited.peak_rss)
 
 

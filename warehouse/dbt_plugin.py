@@ -149,13 +149,13 @@ class Plugin(BasePlugin):
             )
         except GateFailed as failed:
             failed.result.operators = self.operators.pop(tdef.name, {})
-            failed.result.peak_rss_mb = PEAKS.pop(tdef.name, [])
+            failed.result.steps = PEAKS.pop(tdef.name, [])
             build.record(failed.result)
             raise DbtRuntimeError(str(failed)) from failed
         finally:
             cursor.close()
         result.operators = self.operators.pop(tdef.name, {})
-        result.peak_rss_mb = PEAKS.pop(tdef.name, [])
+        result.steps = PEAKS.pop(tdef.name, [])
         build.record(result)
         register_table(self.conn, self.catalog, tdef)
 

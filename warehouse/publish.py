@@ -55,7 +55,7 @@ class ModelResult:
     table_bytes: int = 0  # data-file bytes of the table after the build
     seconds: float = 0.0
     operators: dict[str, Any] = field(default_factory=dict)  # what Python operators did to the staged rows
-    peak_rss_mb: list[tuple[str, int]] = field(default_factory=list)  # (step, process peak after it): memory/steps.py
+    steps: list[dict[str, Any]] = field(default_factory=list)  # each step's end and peak RSS: memory/steps.py
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,6 +7,7 @@ import re
 import resource
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
@@ -17,9 +18,9 @@ from warehouse.memory.limits import spill_directory
 _DUCKDB_NEED = re.compile(r"of size ([\d.]+ \w+) \(([\d.]+ \w+)/([\d.]+ \w+) used\)")
 
 
-#: per table, (step, the process's peak RSS in MB after it) in the order the steps ran; the build plugin
-#: takes a table's entry when it records the model (``ModelResult.peak_rss_mb``)
-PEAKS: dict[str, list[tuple[str, int]]] = {}
+#: per table, each step it ran: its name, when it ended and the process's peak RSS in MB then; the build
+#: plugin takes a table's entry when it records the model (``ModelResult.steps``)
+PEAKS: dict[str, list[dict[str, str | int]]] = {}
 
 
 def peak_rss_mb() -> int:
@@ -61,4 +62,5 @@ def step(table: str, name: str, memory_limit: str) -> Iterator[None]:
     except (duckdb.OutOfMemoryException, MemoryError, pa.ArrowMemoryError) as exc:
         raise StepOutOfMemory(table, name, memory_limit, exc) from exc
     finally:
-        PEAKS.setdefault(table, []).append((name, peak_rss_mb()))
+        ended = datetime.now(UTC).isoformat(timespec="milliseconds")
+        PEAKS.setdefault(table, []).append({"step": name, "ended_at": ended, "peak_rss_mb": peak_rss_mb()})
