@@ -127,21 +127,19 @@ def peak_steps(home: Path, peak_mb: int, top: int = 4) -> str:
     from warehouse.config import load_settings
 
     models = list_builds(open_catalog(load_settings(home)))[0]["models"]
-    steps = sorted(
+    ordered = sorted(
         (s["ended_at"], i, f"{model.split('_')[0]} {s['step'].split(' (')[0]}", s["peak_rss_mb"])
         for model, result in models.items()
         if isinstance(result, dict)
         for i, s in enumerate(result.get("steps") or [])
     )
-    if not steps:
+    if not ordered:
         return ""
-    rises = sorted(
-        ((mb - before[3], name) for before, (*_, name, mb) in zip(steps, steps[1:], strict=False)), reverse=True
-    )
+    names, peaks = [name for *_, name, _ in ordered], [mb for *_, mb in ordered]
+    rises = sorted(zip((b - a for a, b in zip(peaks, peaks[1:], strict=False)), names[1:], strict=False), reverse=True)
     named = ", ".join(f"{name} +{rise:,}" for rise, name in rises[:top] if rise > 0)
-    first, last = steps[0], steps[-1][3]
-    after = f"; after the last step +{peak_mb - last:,}" if peak_mb > last else ""
-    return f"{first[2]} ended at {first[3]:,}; then {named or 'no step raised it'}{after}"
+    after = f"; after the last step +{peak_mb - peaks[-1]:,}" if peak_mb > peaks[-1] else ""
+    return f"{names[0]} ended at {peaks[0]:,}; then {named or 'no step raised it'}{after}"
 
 
 def l0_text_bytes(home: Path) -> int:

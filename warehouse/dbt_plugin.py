@@ -34,7 +34,7 @@ from warehouse.fingerprint import inputs_seen, is_current
 from warehouse.fuzzy import Signer, deduplicate, mark_near_duplicates, sign_new
 from warehouse.maintenance.compaction import holder
 from warehouse.memory.limits import bound
-from warehouse.memory.steps import PEAKS, StepOutOfMemory, step
+from warehouse.memory.steps import FINISHED_STEPS, StepOutOfMemory, step
 from warehouse.publish import publish, scan_sql, skip_unchanged
 from warehouse.query import register_table, register_tables
 from warehouse.tables import MEASURES, SCORES, TableDef, init_warehouse, resolve_name
@@ -149,13 +149,13 @@ class Plugin(BasePlugin):
             )
         except GateFailed as failed:
             failed.result.operators = self.operators.pop(tdef.name, {})
-            failed.result.steps = PEAKS.pop(tdef.name, [])
+            failed.result.steps = FINISHED_STEPS.pop(tdef.name, [])
             build.record(failed.result)
             raise DbtRuntimeError(str(failed)) from failed
         finally:
             cursor.close()
         result.operators = self.operators.pop(tdef.name, {})
-        result.steps = PEAKS.pop(tdef.name, [])
+        result.steps = FINISHED_STEPS.pop(tdef.name, [])
         build.record(result)
         register_table(self.conn, self.catalog, tdef)
 
@@ -298,7 +298,7 @@ class Plugin(BasePlugin):
     def _start(self, config: dict[str, Any]) -> None:
         global CURRENT_BUILD
         CURRENT_BUILD = None  # a build that died before its end hook must not swallow this one
-        PEAKS.clear()  # nor the step peaks of a model it never recorded
+        FINISHED_STEPS.clear()  # nor the step peaks of a model it never recorded
         self._release()
         # one build at a time: wait for (or, with TIERHOUSE_BUILD_WAIT=0, refuse to run beside) another
         self.lock = BuildLock(self.catalog, wait=build_waits(), lease_s=lease_seconds())

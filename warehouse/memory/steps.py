@@ -20,7 +20,7 @@ _DUCKDB_NEED = re.compile(r"of size ([\d.]+ \w+) \(([\d.]+ \w+)/([\d.]+ \w+) use
 
 #: per table, each step it ran: its name, when it ended and the process's peak RSS in MB then; the build
 #: plugin takes a table's entry when it records the model (``ModelResult.steps``)
-PEAKS: dict[str, list[dict[str, str | int]]] = {}
+FINISHED_STEPS: dict[str, list[dict[str, str | int]]] = {}
 
 
 def peak_rss_mb() -> int:
@@ -53,7 +53,7 @@ class StepOutOfMemory(RuntimeError):
 
 @contextmanager
 def step(table: str, name: str, memory_limit: str) -> Iterator[None]:
-    """Run a build step and note the peak RSS after it in ``PEAKS``; out of memory, raise
+    """Run a build step and note the peak RSS after it in ``FINISHED_STEPS``; out of memory, raise
     :class:`StepOutOfMemory` naming it (the innermost step wins)."""
     try:
         yield
@@ -63,4 +63,4 @@ def step(table: str, name: str, memory_limit: str) -> Iterator[None]:
         raise StepOutOfMemory(table, name, memory_limit, exc) from exc
     finally:
         ended = datetime.now(UTC).isoformat(timespec="milliseconds")
-        PEAKS.setdefault(table, []).append({"step": name, "ended_at": ended, "peak_rss_mb": peak_rss_mb()})
+        FINISHED_STEPS.setdefault(table, []).append({"step": name, "ended_at": ended, "peak_rss_mb": peak_rss_mb()})
