@@ -5,6 +5,7 @@ DuckDB cannot read is refused naming the setting, and the rules' tokenizer keeps
 span cache under their bounds however much new text passes (the growth outside DuckDB's limit that
 benchmarks/RESULTS.md traced). A whole L1 build of 324 MB of text runs under a DuckDB limit well below it,
 with the rows of a run in effect unlimited and a peak RSS within 1.5x of the same build's on a tenth of it.
+Past its RSS ceiling a build stops in the step that passed it, naming it, rather than meet the OOM killer.
 """
 
 from __future__ import annotations
@@ -28,7 +29,18 @@ from warehouse.corpus.copies import distinct_copy
 from warehouse.duck import new_connection
 from warehouse.ingest import ingest
 from warehouse.memory.append import append_query
+from warehouse.memory.batches import bounded_tables
+from warehouse.memory.ceiling import (
+    RssCeilingExceeded,
+    cgroup_limit,
+    memory_allowed,
+    parse_size,
+    resident_bytes,
+    rss_ceiling,
+)
+from warehouse.memory.limits import physical_memory
 from warehouse.memory.peak import Measured, run_measured
+from warehouse.memory.steps import StepOutOfMemory, step
 from warehouse.query import connect
 from warehouse.tables import L1_CLEAN, ensure_table
 
@@ -71,10 +83,12 @@ def _lake(home: Path, texts: list[str]) -> Path:
     return home
 
 
-def _run_l1(home: Path, memory_limit: str) -> Measured:
+def _run_l1(home: Path, memory_limit: str, rss_ceiling: str | None = None) -> Measured:
     """`tierhouse build --select l1_clean` in its own process (for its own peak RSS), the rules off:
     they are the slowest step, and the tokenizer test below bounds their memory."""
     env = {**os.environ, "TIERHOUSE_HOME": str(home), "TIERHOUSE_MEMORY_LIMIT": memory_limit}
+    if rss_ceiling:
+        env["TIERHOUSE_RSS_CEILING"] = rss_ceiling
     env["TIERHOUSE_DUCKDB_THREADS"] = "2"  # the limit's floor grows with DuckDB's threads (one per core)
     command = [sys.executable, "-m", "warehouse.cli", "build", "--select", "l1_clean", "--vars", NO_RULES]
     return run_measured(command, env)
@@ -136,6 +150,60 @@ def test_a_build_that_cannot_fit_says_which_step_ran_out_and_what_it_asked_for(c
     assert f"l1_clean: step '{STAGING}' ran out of memory" in said, said[-3000:]
     assert re.search(rf"DuckDB may use {TOO_SMALL} \(TIERHOUSE_MEMORY_LIMIT\) and it asked for [\d.]+ \w+ more", said)
     assert connect(load_settings(home)).execute("SELECT count(*) FROM tiers.l1_clean").fetchone() == (0,)
+
+
+def test_a_build_past_its_rss_ceiling_stops_in_the_step_that_passed_it_and_publishes_nothing(corpus, tmp_path):
+    """A process already past its ceiling stops at the first operator batch of staging: DuckDB runs the
+    operator, the step names the ceiling and the figures, and L1 stays empty (the OOM killer would have
+    said nothing)."""
+    mails = [json.loads(p.read_text())["text"] for p in sorted(Path(corpus["spamassassin"].paths[0]).glob("*/*.json"))]
+    home = _lake(tmp_path / "lake", mails[:200])
+    done = _run_l1(home, "512MB", rss_ceiling="1MB")
+    said = done.stdout + done.stderr
+    assert done.returncode != 0
+    stopped = rf"l1_clean: step '{re.escape(STAGING)}' ran out of memory: the process held [\d,]+ MB,"
+    assert re.search(rf"{stopped} over its ceiling of 1 MB \(TIERHOUSE_RSS_CEILING\), and stopped", said), said[-3000:]
+    assert connect(load_settings(home)).execute("SELECT count(*) FROM tiers.l1_clean").fetchone() == (0,)
+
+
+def test_memory_growing_past_the_ceiling_in_a_streamed_step_stops_it_at_the_next_chunk(monkeypatch):
+    """A consumer that keeps every chunk (the fault: memory outside DuckDB growing with the stream) is
+    stopped by the ceiling at the chunk that passes it, in the step's name, with the process's RSS then."""
+    ceiling = resident_bytes() + 64 * 10**6
+    monkeypatch.setenv("TIERHOUSE_RSS_CEILING", str(ceiling))
+    batch = pa.record_batch({"text": [b"x" * 10**6] * 4})  # 4 MB
+    kept: list[list[bytes]] = []
+    stops = pytest.raises(StepOutOfMemory, match=r"step 'gate' ran out of memory: the process held")
+    with stops as stopped, step("tiers.l1_clean", "gate", "512MB"):
+        for table in bounded_tables([batch] * 100, 4 * 10**6):
+            kept.append(table.column("text").to_pylist())  # a copy of each chunk in Python, never freed
+    over = stopped.value.__cause__
+    assert isinstance(over, RssCeilingExceeded) and over.ceiling == ceiling
+    assert ceiling < over.resident < ceiling + 16 * 10**6  # stopped at the chunk that passed it
+    assert 12 <= len(kept) < 100
+
+
+def test_the_rss_ceiling_reads_its_setting_and_the_cgroup_limit(monkeypatch, tmp_path):
+    assert [parse_size(s) for s in ("4GB", "3500 MB", "2GiB", "1.5kb", "123")] == [
+        4 * 10**9,
+        35 * 10**8,
+        2 * 2**30,
+        1500,
+        123,
+    ]
+    with pytest.raises(ValueError, match="TIERHOUSE_RSS_CEILING='lots'"):
+        parse_size("lots")
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    assert cgroup_limit((v2, v1)) is None  # neither file: no container limit
+    v1.write_text(f"{2**30}\n")
+    assert cgroup_limit((v2, v1)) == 2**30
+    v2.write_text("max\n")
+    assert cgroup_limit((v2, v1)) is None  # v2 first, and "max" is no limit
+    assert memory_allowed() == min(physical_memory(), cgroup_limit() or physical_memory())
+    monkeypatch.delenv("TIERHOUSE_RSS_CEILING", raising=False)
+    assert rss_ceiling() == int(0.9 * memory_allowed())
+    monkeypatch.setenv("TIERHOUSE_RSS_CEILING", "3GB")
+    assert rss_ceiling() == 3 * 10**9
 
 
 def test_a_memory_limit_duckdb_cannot_read_is_refused_naming_the_setting():

@@ -164,10 +164,11 @@ def _apply(udf: Udf, *columns: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pa.array([None if any(v is None for v in row) else udf.fn(*row) for row in rows], type=udf.arrow_type)
 
 
-def _vectorised(udf: Udf) -> Callable[..., pa.Array]:
-    """Apply ``udf.fn`` to each row of whole Arrow batches; NULL in, NULL out."""
+def _vectorised(udf: Udf, before_batch: Callable[[], None]) -> Callable[..., pa.Array]:
+    """Apply ``udf.fn`` to each row of whole Arrow batches, calling ``before_batch`` first; NULL in, NULL out."""
 
     def run(*columns: pa.ChunkedArray) -> pa.Array:
+        before_batch()
         return _apply(udf, *columns)
 
     # DuckDB reads the arity off the signature, so *args will not do.
@@ -180,13 +181,18 @@ def _vectorised(udf: Udf) -> Callable[..., pa.Array]:
     return arity[len(udf.params)]
 
 
-def register(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Create every ``th_*`` function on ``con`` (replacing older registrations); returns their names."""
+def _nothing() -> None:
+    """Run nothing before a batch: outside a build no ceiling applies."""
+
+
+def register(con: duckdb.DuckDBPyConnection, before_batch: Callable[[], None] = _nothing) -> list[str]:
+    """Create every ``th_*`` function on ``con`` (replacing older registrations); returns their names.
+    ``before_batch`` runs before each batch of each operator: a build checks its memory ceiling there."""
     for udf in UDFS:
         with contextlib.suppress(duckdb.InvalidInputException):
             con.remove_function(udf.name)
         con.create_function(
-            udf.name, _vectorised(udf), list(udf.params), udf.returns,
+            udf.name, _vectorised(udf, before_batch), list(udf.params), udf.returns,
             type="arrow", side_effects=False, null_handling="special",  # NULL in, NULL out: _vectorised
         )  # fmt: skip
     with contextlib.suppress(duckdb.InvalidInputException):

@@ -33,6 +33,7 @@ from warehouse.export.ledger import record_build_costs
 from warehouse.fingerprint import inputs_seen, is_current
 from warehouse.fuzzy import Signer, deduplicate, mark_near_duplicates, sign_new
 from warehouse.maintenance.compaction import holder
+from warehouse.memory.ceiling import check as check_rss_ceiling
 from warehouse.memory.limits import bound
 from warehouse.memory.steps import FINISHED_STEPS, StepOutOfMemory, step
 from warehouse.publish import publish, scan_sql, skip_unchanged
@@ -71,7 +72,7 @@ class Plugin(BasePlugin):
         bound(conn, self.settings.memory_limit, self.settings.duckdb_threads)
         load_extensions(conn)
         register_tables(conn, self.catalog)
-        register_udfs(conn)
+        register_udfs(conn, before_batch=check_rss_ceiling)
         conn.create_function(
             "tierhouse_time_travel",
             lambda sql: prepare(sql, self.catalog, read_only=False),

@@ -40,6 +40,7 @@ from udfs.dedup import (
     similarity,
 )
 from warehouse.catalog import commit_with_retry
+from warehouse.memory.ceiling import check as check_rss_ceiling
 from warehouse.progress import progress_bar
 from warehouse.query import register_table
 from warehouse.tables import MINHASH, MINHASH_EDGES, MINHASH_PAIRED, TableDef
@@ -145,6 +146,7 @@ def sign_new(
     appender = _Appender(catalog, MINHASH)
     with progress_bar("MinHash signatures", total, unit="texts") as advance:
         for batch in con.execute(pending).to_arrow_reader(SIGN_BATCH):
+            check_rss_ceiling()
             advance(len(batch))
             appender.add(signature_table(hasher, batch.column("content_hash"), batch.column("text").to_pylist()))
     appender.flush()

@@ -1,5 +1,5 @@
-"""Build steps: out-of-memory errors that say which step ran out and how much it asked for, and the
-process's peak RSS after each step, which says the step that raised it."""
+"""Build steps: out-of-memory errors that say which step ran out and how much it asked for (or that the
+process passed its RSS ceiling), and the process's peak RSS after each step, which says the step that raised it."""
 
 from __future__ import annotations
 
@@ -12,10 +12,14 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
+from warehouse.memory.ceiling import SETTING as CEILING_SETTING
+from warehouse.memory.ceiling import RssCeilingExceeded
 from warehouse.memory.limits import spill_directory
 
 # "failed to pin block of size 256.0 KiB (95.6 MiB/95.3 MiB used)", "failed to allocate data of size 16.0 MiB (...)"
 _DUCKDB_NEED = re.compile(r"of size ([\d.]+ \w+) \(([\d.]+ \w+)/([\d.]+ \w+) used\)")
+# an operator's RssCeilingExceeded as DuckDB passes it on: "... while executing the UDF: RssCeilingExceeded: <what>"
+_CEILING_SAID = re.compile(rf"{RssCeilingExceeded.__name__}: (.+)")
 
 
 #: per table, each step it ran: its name, when it ended and the process's peak RSS in MB then; the build
@@ -36,7 +40,13 @@ class StepOutOfMemory(RuntimeError):
         self.table, self.step = table, step
         said = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         found = _DUCKDB_NEED.search(said)
-        if isinstance(cause, duckdb.OutOfMemoryException):
+        ceiling = _ceiling_reason(cause)
+        if ceiling:
+            advice = (
+                f"{ceiling}, and stopped before the kernel's OOM killer would end it; raise {CEILING_SETTING} where "
+                f"the machine has room, or lower TIERHOUSE_MEMORY_LIMIT ({memory_limit}) to leave Python more of it"
+            )
+        elif isinstance(cause, duckdb.OutOfMemoryException):
             need = (
                 f"it asked for {found.group(1)} more with {found.group(2)} of {found.group(3)} in use"
                 if found
@@ -48,18 +58,31 @@ class StepOutOfMemory(RuntimeError):
             )
         else:
             advice = "Python could not allocate memory (pyarrow or pandas, outside DuckDB's limit)"
-        super().__init__(f"{table}: step '{step}' ran out of memory: {advice}. ({said})")
+        detail = "" if ceiling else f" ({said})"  # the ceiling's own words are the whole of it
+        super().__init__(f"{table}: step '{step}' ran out of memory: {advice}.{detail}")
+
+
+def _ceiling_reason(cause: BaseException) -> str | None:
+    """What the RSS ceiling said when it stopped the step: raised in this thread, or in an operator DuckDB ran."""
+    if isinstance(cause, RssCeilingExceeded):
+        return str(cause)
+    found = _CEILING_SAID.search(str(cause))
+    return found.group(1).strip() if found else None
 
 
 @contextmanager
 def step(table: str, name: str, memory_limit: str) -> Iterator[None]:
-    """Run a build step and note the peak RSS after it in ``FINISHED_STEPS``; out of memory, raise
-    :class:`StepOutOfMemory` naming it (the innermost step wins)."""
+    """Run a build step and note the peak RSS after it in ``FINISHED_STEPS``; out of memory or past the
+    RSS ceiling (``warehouse.memory.ceiling``), raise :class:`StepOutOfMemory` naming it (the innermost step wins)."""
     try:
         yield
     except StepOutOfMemory:
         raise
     except (duckdb.OutOfMemoryException, MemoryError, pa.ArrowMemoryError) as exc:
+        raise StepOutOfMemory(table, name, memory_limit, exc) from exc
+    except duckdb.Error as exc:  # an operator's RssCeilingExceeded, as DuckDB passes it on
+        if _ceiling_reason(exc) is None:
+            raise
         raise StepOutOfMemory(table, name, memory_limit, exc) from exc
     finally:
         ended = datetime.now(UTC).isoformat(timespec="milliseconds")
