@@ -1,4 +1,4 @@
-"""Where L1's time goes: each operator L1 calls, timed alone over a lake's L0, this tree against another.
+"""Where L1's time and memory go: each operator L1 calls, timed alone over a lake's L0, this tree against another.
 
     .venv/bin/python benchmarks/l1_operators.py --home LAKE [--against REV]
 
@@ -6,7 +6,9 @@ L0's documents are read once into a Parquet file. A child process per tree impor
 ``udfs`` and times each operator over every document, in batches of 2,048 rows (DuckDB's vector, as
 the SQL functions receive them): extraction, language ID and the content hash on every document,
 the quality rules on English texts (default rule profile), and MinHash signing of every text (default
-configuration). An operator that tree's L1 model does not call is left out of its column.
+configuration). An operator that tree's L1 model does not call is left out of its column. The child is
+single-threaded, so the rise of its peak RSS during an operator's calls is that operator's alone: the
+table of rises (first-time model loads included) says which operator's memory grows with the lake.
 ``--against REV`` checks REV out into a temporary worktree, so its operators run under this
 interpreter and packages; the trees' runs alternate (``--repeat``, default 3) and each keeps its
 fastest time per operator.
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +30,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,10 +47,16 @@ def _batches(path: str) -> Iterator[dict[str, list]]:
         yield batch.to_pydict()
 
 
-def _timed(seconds: dict[str, float], key: str, fn: Callable[[], list]) -> list:
-    started = time.perf_counter()
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+
+
+def _timed(seconds: dict[str, float], rises: dict[str, float], key: str, fn: Callable[[], list]) -> list:
+    """``fn()``, adding its seconds to ``seconds[key]`` and the rise of the peak RSS it caused to ``rises[key]``."""
+    started, peak = time.perf_counter(), _peak_mb()
     out = fn()
     seconds[key] += time.perf_counter() - started
+    rises[key] += _peak_mb() - peak
     return out
 
 
@@ -70,23 +80,26 @@ def child(parquet: str, tree: str, out: str) -> None:
         hasher = MinHasher()
     rules = udfs.get("th_quality_flags") if "th_quality_flags" in calls else None
     seconds: dict[str, float] = defaultdict(float)
+    rises: dict[str, float] = defaultdict(float)
     documents: dict[str, int] = defaultdict(int)
+    timed = partial(_timed, seconds, rises)
     for batch in _batches(parquet):
         for source in sorted(set(batch["source"])):
             rows = [i for i, s in enumerate(batch["source"]) if s == source]
             documents[source] += len(rows)
             content = [(batch["content"][i], batch["content_type"][i]) for i in rows]
-            x = _timed(seconds, f"th_extract|{source}", lambda c=content: [udfs["th_extract"].fn(*r) for r in c])
+            x = timed(f"th_extract|{source}", lambda c=content: [udfs["th_extract"].fn(*r) for r in c])
             texts = [r["text"] for r in x]
             texts = [t for t in texts if t is not None]
-            langs = _timed(seconds, f"th_language|{source}", lambda t=texts: [udfs["th_language"].fn(s) for s in t])
-            _timed(seconds, f"th_content_hash|{source}", lambda t=texts: [udfs["th_content_hash"].fn(s) for s in t])
+            langs = timed(f"th_language|{source}", lambda t=texts: [udfs["th_language"].fn(s) for s in t])
+            timed(f"th_content_hash|{source}", lambda t=texts: [udfs["th_content_hash"].fn(s) for s in t])
             english = [t for t, lang in zip(texts, langs, strict=True) if lang["language"] == "en"]
             if rules is not None and english:
-                _timed(seconds, f"th_quality_flags|{source}", lambda e=english: rules.fn(e))
+                timed(f"th_quality_flags|{source}", lambda e=english: rules.fn(e))
             if hasher is not None and texts:
-                _timed(seconds, f"minhash|{source}", lambda t=texts: hasher.signatures(t))
-    Path(out).write_text(json.dumps({"seconds": seconds, "documents": documents}))
+                timed(f"minhash|{source}", lambda t=texts: hasher.signatures(t))
+    result = {"seconds": seconds, "rise_mb": rises, "peak_mb": _peak_mb(), "documents": documents}
+    Path(out).write_text(json.dumps(result))
 
 
 def _worktree(rev: str, into: Path) -> Path:
@@ -120,38 +133,48 @@ def _dump_l0(home: str, parquet: Path) -> int:
     return table.num_rows
 
 
-def _total(result: dict, operator: str, source: str | None = None) -> float | None:
-    keys = [k for k in result["seconds"] if k.split("|")[0] == operator and source in (None, k.split("|")[1])]
-    return sum(result["seconds"][k] for k in keys) if keys else None
+def _total(result: dict, operator: str, source: str | None = None, measure: str = "seconds") -> float | None:
+    keys = [k for k in result[measure] if k.split("|")[0] == operator and source in (None, k.split("|")[1])]
+    return sum(result[measure][k] for k in keys) if keys else None
 
 
-def _cell(result: dict, operator: str | None) -> float | None:
-    """An operator's seconds, or (``None``) every operator's."""
-    return sum(filter(None, (_total(result, o) for o in OPERATORS))) if operator is None else _total(result, operator)
+def _cell(result: dict, operator: str | None, measure: str = "seconds") -> float | None:
+    """An operator's seconds (or rise of the peak RSS), or (``None``) every operator's."""
+    if operator is None:
+        return sum(filter(None, (_total(result, o, measure=measure) for o in OPERATORS)))
+    return _total(result, operator, measure=measure)
 
 
 def _best(runs: list[dict]) -> dict:
-    """Each operator's and source's fastest time over ``runs``."""
-    seconds = {k: min(r["seconds"].get(k, float("inf")) for r in runs) for k in runs[0]["seconds"]}
-    return {"seconds": seconds, "documents": runs[0]["documents"]}
+    """Each operator's and source's least time and least rise of the peak RSS over ``runs``."""
+    best = {m: {k: min(r[m].get(k, float("inf")) for r in runs) for k in runs[0][m]} for m in ("seconds", "rise_mb")}
+    return {**best, "peak_mb": min(r["peak_mb"] for r in runs), "documents": runs[0]["documents"]}
 
 
-def report(ours: dict, other: dict | None, rev: str | None, documents: int, repeat: int) -> None:
-    """Markdown: per operator seconds (this tree, the other, ratio), then this tree per source."""
-    print(f"\nL1 operators over {documents:,} L0 documents, best of {repeat} alternating runs per tree; "
-          f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{datetime.now(UTC):%Y-%m-%d}\n")  # fmt: skip
-    header = "| operator | this tree s |" + (f" {rev} s | this / {rev} |" if other else "")
+def _table(ours: dict, other: dict | None, rev: str | None, measure: str, unit: str) -> None:
+    """Markdown: per operator ``measure`` for this tree, and beside it the other tree's and the ratio."""
+    header = f"| operator | this tree {unit} |" + (f" {rev} {unit} | this / {rev} |" if other else "")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for operator in (*OPERATORS, None):
-        mine = _cell(ours, operator)
+        mine = _cell(ours, operator, measure)
         row = f"| {operator or '**all**'} | {mine:.1f} |" if mine is not None else f"| {operator} | - |"
         if other:
-            theirs = _cell(other, operator)
+            theirs = _cell(other, operator, measure)
             ratio = f"{mine / theirs:.2f}x" if mine and theirs else "-"
             row += f" {theirs:.1f} | {ratio} |" if theirs is not None else " - | - |"
         print(row)
+
+
+def report(ours: dict, other: dict | None, rev: str | None, documents: int, repeat: int) -> None:
+    """Markdown: per operator seconds and peak RSS rises (this tree, the other, ratio), then this tree per source."""
+    print(f"\nL1 operators over {documents:,} L0 documents, best of {repeat} alternating runs per tree; "
+          f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"{datetime.now(UTC):%Y-%m-%d}\n")  # fmt: skip
+    _table(ours, other, rev, "seconds", "s")
+    print(f"\nRise of the child's peak RSS during each operator's calls (its peak: {ours['peak_mb']:,.0f} MB"
+          + (f"; {rev}'s: {other['peak_mb']:,.0f} MB" if other else "") + ")\n")  # fmt: skip
+    _table(ours, other, rev, "rise_mb", "MB")
     sources = sorted(ours["documents"])
     print("\n| this tree, s | " + " | ".join(f"{s} ({ours['documents'][s]:,})" for s in sources) + " |")
     print("|---|" + "---|" * len(sources))
