@@ -7,8 +7,9 @@ L0's documents are read once into a Parquet file. A child process per tree impor
 the SQL functions receive them): extraction, language ID and the content hash on every document,
 the quality rules on English texts (default rule profile), and MinHash signing of every text (default
 configuration). An operator that tree's L1 model does not call is left out of its column. The child is
-single-threaded, so the rise of its peak RSS during an operator's calls is that operator's alone: the
-table of rises (first-time model loads included) says which operator's memory grows with the lake.
+single-threaded, so each rise of its peak RSS happens in one operator's calls: the table of rises says
+which operator's calls set new peaks (first-time model loads included; an operator working below an
+earlier peak shows none), and between lakes of two sizes, which of them grows with the lake.
 ``--against REV`` checks REV out into a temporary worktree, so its operators run under this
 interpreter and packages; the trees' runs alternate (``--repeat``, default 3) and each keeps its
 fastest time per operator.
@@ -48,6 +49,7 @@ def _batches(path: str) -> Iterator[dict[str, list]]:
 
 
 def _peak_mb() -> float:
+    # not warehouse.memory.steps.peak_rss_mb: the child imports only the tree under test's udfs
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 

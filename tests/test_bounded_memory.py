@@ -40,7 +40,7 @@ from warehouse.memory.ceiling import (
 )
 from warehouse.memory.limits import physical_memory
 from warehouse.memory.peak import Measured, run_measured
-from warehouse.memory.steps import StepOutOfMemory, step
+from warehouse.memory.steps import FINISHED_STEPS, StepOutOfMemory, step
 from warehouse.query import connect
 from warehouse.tables import L1_CLEAN, ensure_table
 
@@ -158,6 +158,9 @@ def test_a_build_past_its_rss_ceiling_stops_in_the_step_that_passed_it_and_publi
     said nothing)."""
     mails = [json.loads(p.read_text())["text"] for p in sorted(Path(corpus["spamassassin"].paths[0]).glob("*/*.json"))]
     home = _lake(tmp_path / "lake", mails[:200])
+    unreadable = _run_l1(home, "512MB", rss_ceiling="lots")  # refused before any model runs
+    assert unreadable.returncode != 0
+    assert "TIERHOUSE_RSS_CEILING='lots' is not a positive size" in unreadable.stdout + unreadable.stderr
     done = _run_l1(home, "512MB", rss_ceiling="1MB")
     said = done.stdout + done.stderr
     assert done.returncode != 0
@@ -181,29 +184,52 @@ def test_memory_growing_past_the_ceiling_in_a_streamed_step_stops_it_at_the_next
     assert isinstance(over, RssCeilingExceeded) and over.ceiling == ceiling
     assert ceiling < over.resident < ceiling + 16 * 10**6  # stopped at the chunk that passed it
     assert 12 <= len(kept) < 100
+    FINISHED_STEPS.pop("tiers.l1_clean")  # this step's record belongs to no build
 
 
-def test_the_rss_ceiling_reads_its_setting_and_the_cgroup_limit(monkeypatch, tmp_path):
-    assert [parse_size(s) for s in ("4GB", "3500 MB", "2GiB", "1.5kb", "123")] == [
-        4 * 10**9,
-        35 * 10**8,
-        2 * 2**30,
-        1500,
-        123,
-    ]
-    with pytest.raises(ValueError, match="TIERHOUSE_RSS_CEILING='lots'"):
-        parse_size("lots")
-    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
-    assert cgroup_limit((v2, v1)) is None  # neither file: no container limit
-    v1.write_text(f"{2**30}\n")
-    assert cgroup_limit((v2, v1)) == 2**30
-    v2.write_text("max\n")
-    assert cgroup_limit((v2, v1)) is None  # v2 first, and "max" is no limit
-    assert memory_allowed() == min(physical_memory(), cgroup_limit() or physical_memory())
-    monkeypatch.delenv("TIERHOUSE_RSS_CEILING", raising=False)
-    assert rss_ceiling() == int(0.9 * memory_allowed())
+def test_an_operator_that_cannot_allocate_is_named_with_its_step_though_duckdb_ran_it():
+    """DuckDB passes an operator's MemoryError on as its own error; the step still names itself."""
+
+    def hungry(texts: pa.Array) -> pa.Array:
+        raise MemoryError
+
+    con = new_connection()
+    con.create_function("th_hungry", hungry, ["VARCHAR"], "VARCHAR", type="arrow")
+    stops = pytest.raises(StepOutOfMemory, match=r"step 'gate' ran out of memory: Python could not allocate memory")
+    with stops, step("tiers.l1_clean", "gate", "512MB"):
+        con.execute("SELECT th_hungry(i::VARCHAR) FROM range(10) t(i)").fetchall()
+    FINISHED_STEPS.pop("tiers.l1_clean")
+
+
+def test_the_rss_ceiling_reads_its_setting_and_the_lowest_cgroup_limit_above_the_process(monkeypatch, tmp_path):
+    sizes = [parse_size(s) for s in ("4GB", "4G", "3500 MB", "2GiB", "1.5kb", "123")]
+    assert sizes == [4 * 10**9, 4 * 10**9, 35 * 10**8, 2 * 2**30, 1500, 123]
+    for bad in ("lots", "0", "0.1", "4 XB"):
+        with pytest.raises(ValueError, match=f"TIERHOUSE_RSS_CEILING={bad!r} is not a positive size"):
+            parse_size(bad)
     monkeypatch.setenv("TIERHOUSE_RSS_CEILING", "3GB")
     assert rss_ceiling() == 3 * 10**9
+    monkeypatch.delenv("TIERHOUSE_RSS_CEILING")
+    assert 0.85 * memory_allowed() < rss_ceiling() < memory_allowed() <= physical_memory()
+
+    def tree(membership: str, limits: dict[str, str]) -> int | None:
+        """``cgroup_limit`` over a fake /sys/fs/cgroup holding ``limits`` (file path: content)."""
+        root = tmp_path / str(len(list(tmp_path.iterdir())))
+        for path, text in {"self": membership, **limits}.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(text)
+        return cgroup_limit(root, root / "self")
+
+    v1_unlimited = "9223372036854771712\n"  # what v1 holds where no limit is set
+    assert tree("4:memory:/job/step\n0::/\n", {"memory/memory.limit_in_bytes": v1_unlimited}) == int(v1_unlimited)
+    assert tree("4:memory:/job/step\n", {"memory/job/memory.limit_in_bytes": f"{2**30}\n",
+                                          "memory/job/step/memory.limit_in_bytes": v1_unlimited}) == 2**30  # fmt: skip
+    assert (
+        tree("0::/a/b\n", {"memory.max": "max\n", "a/memory.max": "2000000000\n", "a/b/memory.max": "max\n"})
+        == 2 * 10**9
+    )
+    assert tree("0::/\n1:cpu:/\n", {"memory.max": "max\n"}) is None  # no limit anywhere
+    assert cgroup_limit(tmp_path, tmp_path / "no such membership file") is None  # off Linux
 
 
 def test_a_memory_limit_duckdb_cannot_read_is_refused_naming_the_setting():

@@ -34,6 +34,7 @@ from warehouse.fingerprint import inputs_seen, is_current
 from warehouse.fuzzy import Signer, deduplicate, mark_near_duplicates, sign_new
 from warehouse.maintenance.compaction import holder
 from warehouse.memory.ceiling import check as check_rss_ceiling
+from warehouse.memory.ceiling import rss_ceiling
 from warehouse.memory.limits import bound
 from warehouse.memory.steps import FINISHED_STEPS, StepOutOfMemory, step
 from warehouse.publish import publish, scan_sql, skip_unchanged
@@ -67,12 +68,14 @@ class Plugin(BasePlugin):
         self.conn: DuckDBPyConnection | None = None
         self.lock: BuildLock | None = None  # held from on-run-start to on-run-end
         self.operators: dict[str, dict[str, Any]] = {}  # per table, until its publish records them
+        # read once, so a ceiling it cannot read fails here rather than in an operator mid-build
+        self.check_memory = partial(check_rss_ceiling, rss_ceiling())
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         bound(conn, self.settings.memory_limit, self.settings.duckdb_threads)
         load_extensions(conn)
         register_tables(conn, self.catalog)
-        register_udfs(conn, before_batch=check_rss_ceiling)
+        register_udfs(conn, before_batch=self.check_memory)
         conn.create_function(
             "tierhouse_time_travel",
             lambda sql: prepare(sql, self.catalog, read_only=False),

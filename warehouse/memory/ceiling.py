@@ -20,15 +20,16 @@ from warehouse.memory.limits import physical_memory
 DEFAULT_SHARE = 0.9
 SETTING = "TIERHOUSE_RSS_CEILING"
 
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
-_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+# DuckDB's size syntax (its single letters are decimal too), and bare numbers as bytes
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9}
+_UNITS |= {"t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
-# cgroup v2, then v1: a container's limit, which the OOM killer enforces below the machine's RAM
-_CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+_MEMBERSHIP = Path("/proc/self/cgroup")
 
 
 class RssCeilingExceeded(MemoryError):
-    """The process holds more resident memory than its ceiling allows."""
+    """The process holds more memory than its ceiling allows."""
 
     def __init__(self, resident: int, ceiling: int) -> None:
         self.resident, self.ceiling = resident, ceiling
@@ -36,23 +37,47 @@ class RssCeilingExceeded(MemoryError):
         super().__init__(f"the process held {held}, over its ceiling of {allowed} ({SETTING})")
 
 
-def parse_size(text: str, setting: str = SETTING) -> int:
-    """Bytes in ``text``: a number with an optional unit (``4GB``, ``3500MB``, ``2GiB``; bare numbers are bytes)."""
+def parse_size(text: str) -> int:
+    """Bytes in ``text``: a positive number with an optional unit (``4GB``, ``3500MB``, ``2GiB``, ``4G``)."""
     found = _SIZE.fullmatch(text)
-    if not found or found.group(2).lower() not in _UNITS:
-        raise ValueError(f"config: {setting}={text!r} is not a size (e.g. 4GB, 3500MB, 2GiB)")
-    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
+    unit = _UNITS.get(found.group(2).lower()) if found else None
+    size = int(float(found.group(1)) * unit) if unit else 0
+    if size <= 0:
+        raise ValueError(f"config: {SETTING}={text!r} is not a positive size (e.g. 4GB, 3500MB, 2GiB)")
+    return size
 
 
-def cgroup_limit(paths: tuple[Path, ...] = _CGROUP_LIMITS) -> int | None:
-    """The memory limit of this process's cgroup (v2's file first, then v1's), or None where it sets none."""
-    for path in paths:
-        try:
-            raw = path.read_text().strip()
-        except OSError:
+def cgroup_limit(root: Path = _CGROUP_ROOT, membership: Path = _MEMBERSHIP) -> int | None:
+    """The lowest memory limit on this process's cgroup and its ancestors (v2's ``memory.max``, v1's
+    ``memory.limit_in_bytes``), or None where none is set: the kernel's OOM killer enforces it below RAM."""
+    try:
+        lines = membership.read_text().splitlines()
+    except OSError:
+        return None
+    limits = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            base, name = root, "memory.max"
+        elif "memory" in controllers.split(","):
+            base, name = root / "memory", "memory.limit_in_bytes"
+        else:
             continue
-        return int(raw) if raw.isdigit() else None  # v2 says "max" for no limit
-    return None
+        limits += filter(None, (_limit(group / name) for group in _up_to(base / path.strip("/"), base)))
+    return min(limits, default=None)
+
+
+def _up_to(folder: Path, base: Path) -> list[Path]:
+    """``folder`` and each parent of it down to ``base``, which is included."""
+    return [folder, *folder.parents[: len(folder.relative_to(base).parts)]]
+
+
+def _limit(path: Path) -> int | None:
+    try:
+        raw = path.read_text().strip()
+    except OSError:
+        return None
+    return int(raw) if raw.isdigit() else None  # v2 says "max" for no limit
 
 
 @cache
@@ -69,16 +94,18 @@ def rss_ceiling() -> int:
 
 
 def resident_bytes() -> int | None:
-    """This process's resident set now (Linux's ``/proc/self/statm``); None where the system has no such file."""
+    """This process's resident memory that is not file-backed or shared (Linux's ``/proc/self/statm``):
+    what the kernel cannot reclaim by dropping pages, unlike a model file mapped in. None off Linux."""
     try:
         with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            _, resident, shared, *_ = statm.read().split()
     except OSError:
         return None
+    return (int(resident) - int(shared)) * os.sysconf("SC_PAGE_SIZE")
 
 
-def check() -> None:
-    """Raise :class:`RssCeilingExceeded` when the process holds more than :func:`rss_ceiling`."""
-    resident, ceiling = resident_bytes(), rss_ceiling()
+def check(ceiling: int | None = None) -> None:
+    """Raise :class:`RssCeilingExceeded` when the process holds more than ``ceiling`` (default :func:`rss_ceiling`)."""
+    resident, ceiling = resident_bytes(), ceiling or rss_ceiling()
     if resident is not None and resident > ceiling:
         raise RssCeilingExceeded(resident, ceiling)

@@ -18,8 +18,8 @@ from warehouse.memory.limits import spill_directory
 
 # "failed to pin block of size 256.0 KiB (95.6 MiB/95.3 MiB used)", "failed to allocate data of size 16.0 MiB (...)"
 _DUCKDB_NEED = re.compile(r"of size ([\d.]+ \w+) \(([\d.]+ \w+)/([\d.]+ \w+) used\)")
-# an operator's RssCeilingExceeded as DuckDB passes it on: "... while executing the UDF: RssCeilingExceeded: <what>"
-_CEILING_SAID = re.compile(rf"{RssCeilingExceeded.__name__}: (.+)")
+# an operator's MemoryError (the ceiling's included) as DuckDB passes it on: "... executing the UDF: <class>: <what>"
+_OPERATOR_MEMORY_ERROR = re.compile(rf"\b({RssCeilingExceeded.__name__}|MemoryError): (.+)")
 
 
 #: per table, each step it ran: its name, when it ended and the process's peak RSS in MB then; the build
@@ -66,8 +66,8 @@ def _ceiling_reason(cause: BaseException) -> str | None:
     """What the RSS ceiling said when it stopped the step: raised in this thread, or in an operator DuckDB ran."""
     if isinstance(cause, RssCeilingExceeded):
         return str(cause)
-    found = _CEILING_SAID.search(str(cause))
-    return found.group(1).strip() if found else None
+    found = _OPERATOR_MEMORY_ERROR.search(str(cause))
+    return found.group(2).strip() if found and found.group(1) == RssCeilingExceeded.__name__ else None
 
 
 @contextmanager
@@ -80,8 +80,8 @@ def step(table: str, name: str, memory_limit: str) -> Iterator[None]:
         raise
     except (duckdb.OutOfMemoryException, MemoryError, pa.ArrowMemoryError) as exc:
         raise StepOutOfMemory(table, name, memory_limit, exc) from exc
-    except duckdb.Error as exc:  # an operator's RssCeilingExceeded, as DuckDB passes it on
-        if _ceiling_reason(exc) is None:
+    except duckdb.Error as exc:  # an operator's MemoryError or RssCeilingExceeded, as DuckDB passes it on
+        if not _OPERATOR_MEMORY_ERROR.search(str(exc)):
             raise
         raise StepOutOfMemory(table, name, memory_limit, exc) from exc
     finally:
