@@ -1,12 +1,19 @@
-{#- The ops.edits model's CTEs up to each text's new edit (repaired, previous, editor, todo, edited); with
+{#- The ops.edits model's CTEs up to each text's new edit (repairs, first_needing, repaired, previous, editor, todo, edited); with
     var engine: ray the driver runs them for its to-do list (macro l3_engine_plan), and edited joins what
     the Ray job wrote to ops.measures instead of calling th_judge. -#}
 {% macro l3_edits_ctes(ray) -%}
-with repaired as (
-    select th_content_hash(r) as content_hash, any_value(r) as text
-    from (select th_repair(text) as r from {{ ref('l2_selected') }})
-    where th_needs_edit(r) is not null
-    group by 1
+with repairs as materialized (
+    select doc_id, th_repair(text) as r from {{ ref('l2_selected') }}
+),
+
+first_needing as (
+    -- each repaired text that needs an edit, by its first document, chosen on narrow rows (as first_kept
+    -- in macros/scores.sql)
+    select min(doc_id) as doc_id from repairs where th_needs_edit(r) is not null group by th_content_hash(r)
+),
+
+repaired as (
+    select th_content_hash(r) as content_hash, r as text from repairs semi join first_needing using (doc_id)
 ),
 
 previous as (

@@ -1,13 +1,18 @@
-{#- The ops.qa model's CTEs up to each pair's check (english, previous, roles, todo, synthesized, parsed,
+{#- The ops.qa model's CTEs up to each pair's check (first_english, english, previous, roles, todo, synthesized, parsed,
     asked, checked); with var engine: ray the driver runs them for its to-do lists (macro l4_engine_plan),
     and synthesized and asked join what the Ray jobs wrote to ops.measures instead of calling the UDFs. -#}
 {% macro l4_qa_ctes(ray) -%}
-with english as (
-    select r.content_hash, any_value(r.text) as text
+with first_english as (
+    -- each English text's first document, chosen on narrow rows (as first_kept in macros/scores.sql)
+    select min(r.doc_id) as doc_id
     from {{ ref('l3_refined') }} r
     join {{ ref('l2_selected') }} s using (doc_id)
     where s.language = 'en'
-    group by 1
+    group by r.content_hash
+),
+
+english as (
+    select content_hash, text from {{ ref('l3_refined') }} semi join first_english using (doc_id)
 ),
 
 previous as (

@@ -1,14 +1,21 @@
-{#- The ops.scores model's decisions up to each scorer's new results, as CTEs (candidates, previous,
-    sample, then per scorer: _judge, _todo, _judged, _labels, _classifier, _unclassified, _distilled).
+{#- The ops.scores model's decisions up to each scorer's new results, as CTEs (first_kept, candidates,
+    previous, sample, then per scorer: _judge, _todo, _judged, _labels, _classifier, _unclassified, _distilled).
     The model appends how they are stored; with var engine: ray the driver runs these same CTEs for its
     to-do lists (macro l2_engine_plan), so the Ray job and the model cannot disagree on what is scored.
     ray: _judged and _distilled join what the Ray jobs wrote to ops.measures instead of calling the UDFs. -#}
 {% macro l2_scores_ctes(ray) -%}
-with candidates as (
-    select content_hash, any_value(text) as text, any_value(source) as source, any_value(language) as language
+with first_kept as (
+    -- each kept text's first row, chosen on narrow rows: grouping the rows with their texts held every
+    -- text in memory DuckDB cannot spill (benchmarks/RESULTS.md: the LLM path at 10x ran out of it here)
+    select min(doc_id) as doc_id
     from {{ ref('l1_clean') }}
     where kept and language in ({{ l2_language_list() }})
     group by content_hash
+),
+
+candidates as (
+    select content_hash, text, source, language
+    from {{ ref('l1_clean') }} semi join first_kept using (doc_id)
 ),
 
 previous as (
