@@ -176,7 +176,10 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1, help="copies of the corpus (each copy's texts made distinct)")
     parser.add_argument("--sources", help="comma-separated sources to use (default: every bundled source)")
     parser.add_argument("--l1-only", action="store_true", help="build L1 alone (its peak RSS), skip the full builds")
+    parser.add_argument("--skip-l1-alone", action="store_true", help="skip the separate L1-only build (saves its time)")
     args = parser.parse_args()
+    if args.l1_only and args.skip_l1_alone:
+        parser.error("--l1-only and --skip-l1-alone exclude each other")
     from warehouse.config import load_settings
 
     sources = set(args.sources.split(",")) if args.sources else None
@@ -188,8 +191,10 @@ def main() -> None:
         main_part, held_part = split_corpus(work, args.scale, sources=sources)
         docs = ingest_all(main_part, settings)
         text_mb = l0_text_bytes(home) / 1e6
-        shutil.copytree(home, work / "l1-lake")
-        l1 = timed_build(work / "l1-lake", "--select", "l1_clean")
+        l1 = None
+        if not args.skip_l1_alone:
+            shutil.copytree(home, work / "l1-lake")
+            l1 = timed_build(work / "l1-lake", "--select", "l1_clean")
         if args.l1_only:
             header(args.scale, sources, settings.memory_limit, docs, text_mb, None)
             seconds, output, peak, steps = l1
@@ -207,7 +212,7 @@ def main() -> None:
     print("| build | wall s | vs full | peak RSS MB | model seconds (dbt) | tier data files MB (L1-L4) |")
     print("|---|---|---|---|---|---|")
     rows = [
-        ("L1 only (`--select l1_clean`)", l1, None),
+        *([("L1 only (`--select l1_clean`)", l1, None)] if l1 else []),
         ("full", full, size_full),
         ("incremental, +1% documents", incremental, size_incremental),
         ("rebuild, nothing changed", rebuild, size_rebuild),
